@@ -1,0 +1,1 @@
+"""ClearSpeech: speech enhancement pipeline library."""
