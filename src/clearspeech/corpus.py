@@ -26,7 +26,7 @@ from tqdm import tqdm
 from clearspeech import synthetic
 from clearspeech.archives import extract_members
 from clearspeech.audio import AUDIO_SUFFIXES, read_audio, write_audio
-from clearspeech.download import arctic_archive, demand_archive, fetch
+from clearspeech.download import arctic_archive, demand_archive
 from clearspeech.fsutil import atomic_dir, file_digest
 from clearspeech.manifest import read_manifest, write_manifest
 
@@ -79,13 +79,11 @@ def _gather_official(cfg: DownloadConfig, dest: Path) -> tuple[tuple[str, ...], 
     cache = Path(cfg.cache_dir).expanduser()
     options = {"retries": cfg.retries, "timeout": cfg.timeout}
     for speaker in cfg.speakers:
-        spec = arctic_archive(speaker)
-        archive = fetch(spec.url, cache, sha256=spec.sha256, md5=spec.md5, size=spec.size, **options)
+        archive = arctic_archive(speaker).fetch(cache, **options)
         prefix = f"cmu_us_{speaker}_arctic/wav/"
         extract_members(archive, dest / "speech" / speaker, lambda name, p=prefix: _under(name, p, ".wav"))
     for env in cfg.noises:
-        spec = demand_archive(env)
-        archive = fetch(spec.url, cache, sha256=spec.sha256, md5=spec.md5, size=spec.size, **options)
+        archive = demand_archive(env).fetch(cache, **options)
         wanted = f"{env}/ch01.wav"
         extract_members(archive, dest / "noise" / env, lambda name, w=wanted: "ch01.wav" if name == w else None)
     return cfg.speakers, cfg.noises

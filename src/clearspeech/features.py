@@ -34,24 +34,21 @@ log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
-class FeaturesConfig:
-    """The ``features`` section of ``params.yaml``."""
+class FeaturesConfig(StftParams):
+    """The ``features`` section of ``params.yaml``: the STFT settings plus storage options."""
 
-    n_fft: int = 512
-    hop: int = 128
-    window: str = "hann"
-    sample_rate: int = 16000
     floor: float = 1e-5
     dtype: str = "float16"
     workers: int = 0
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.dtype not in ("float16", "float32"):
             raise ValueError(f"features.dtype must be float16 or float32, not {self.dtype!r}")
-        self.stft_params  # noqa: B018 - validates the STFT fields early
 
     @property
     def stft_params(self) -> StftParams:
+        """The STFT part alone (what a checkpoint or stft.json needs to rebuild the front end)."""
         return StftParams(self.n_fft, self.hop, self.window, self.sample_rate)
 
 
