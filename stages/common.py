@@ -1,16 +1,30 @@
-"""What every stage script shares: reading its params.yaml section and logging setup."""
+"""What every stage script shares: its params.yaml section, logging, and clean failures."""
 
 from __future__ import annotations
 
+import functools
 import logging
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
 import yaml
 
+from clearspeech.archives import ArchiveError
+from clearspeech.audio import AudioError
 from clearspeech.config import from_mapping
+from clearspeech.corpus import CorpusError
+from clearspeech.download import DownloadError
+from clearspeech.manifest import ManifestError
+from clearspeech.split import SplitError
 
 T = TypeVar("T")
+
+# Problems with the user's data, params or network: one clear line, not a traceback.
+USER_ERRORS = (ArchiveError, AudioError, CorpusError, DownloadError, ManifestError, SplitError)
+
+log = logging.getLogger("stage")
 
 
 def load_section(params_file: str, section: str, cls: type[T]) -> T:
@@ -18,8 +32,22 @@ def load_section(params_file: str, section: str, cls: type[T]) -> T:
     params = yaml.safe_load(Path(params_file).read_text(encoding="utf-8")) or {}
     if section not in params:
         raise SystemExit(f"{params_file}: no '{section}' section")
-    return from_mapping(cls, params[section])
+    try:
+        return from_mapping(cls, params[section])
+    except ValueError as err:
+        raise SystemExit(f"{params_file}: section '{section}': {err}") from err
 
 
-def setup_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
+def stage(func: Callable[..., None]) -> Callable[..., None]:
+    """Set up logging and turn expected failures into one error line and exit status 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs) -> None:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
+        try:
+            func(*args, **kwargs)
+        except USER_ERRORS as err:
+            log.error("%s", err)
+            sys.exit(1)
+
+    return wrapper

@@ -1,7 +1,7 @@
 """DVC stage `download`: the speech and noise corpora into data/raw with a manifest."""
 
 import click
-from common import load_section, setup_logging
+from common import load_section, stage
 
 from clearspeech.corpus import DownloadConfig, prepare_raw
 
@@ -9,9 +9,9 @@ from clearspeech.corpus import DownloadConfig, prepare_raw
 @click.command()
 @click.option("--params", "params_file", default="params.yaml", show_default=True, help="Parameters file.")
 @click.option("--out", default="data/raw", show_default=True, help="Output folder (a DVC out).")
+@stage
 def main(params_file: str, out: str) -> None:
     """Fetch (official), copy (local) or generate (synthetic) the corpora."""
-    setup_logging()
     prepare_raw(load_section(params_file, "download", DownloadConfig), out)
 
 

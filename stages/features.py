@@ -1,7 +1,7 @@
 """DVC stage `features`: memory-mappable log-magnitude STFTs and train-only statistics."""
 
 import click
-from common import load_section, setup_logging
+from common import load_section, stage
 
 from clearspeech.features import FeaturesConfig, extract_features
 from clearspeech.manifest import read_manifest
@@ -11,9 +11,9 @@ from clearspeech.manifest import read_manifest
 @click.option("--params", "params_file", default="params.yaml", show_default=True, help="Parameters file.")
 @click.option("--mixtures", default="data/mixtures/manifest.csv", show_default=True, help="Mixture manifest.")
 @click.option("--out", default="data/features", show_default=True, help="Output folder (a DVC out).")
+@stage
 def main(params_file: str, mixtures: str, out: str) -> None:
     """Write data/features (arrays, index, stats.json, stft.json)."""
-    setup_logging()
     cfg = load_section(params_file, "features", FeaturesConfig)
     manifest = read_manifest(mixtures, ("id", "split", "samples", "noisy_path", "clean_path"))
     extract_features(manifest, cfg, out)

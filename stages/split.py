@@ -1,7 +1,7 @@
 """DVC stage `split`: choose utterances per speaker and split them train / valid / test."""
 
 import click
-from common import load_section, setup_logging
+from common import load_section, stage
 
 from clearspeech.manifest import read_manifest, write_manifest
 from clearspeech.split import SplitConfig, split_utterances
@@ -11,9 +11,9 @@ from clearspeech.split import SplitConfig, split_utterances
 @click.option("--params", "params_file", default="params.yaml", show_default=True, help="Parameters file.")
 @click.option("--raw", default="data/raw/manifest.csv", show_default=True, help="Raw corpus manifest.")
 @click.option("--out", default="data/split.csv", show_default=True, help="Split manifest to write.")
+@stage
 def main(params_file: str, raw: str, out: str) -> None:
     """Write the split manifest (utterance id, speaker, split, path, duration)."""
-    setup_logging()
     cfg = load_section(params_file, "split", SplitConfig)
     write_manifest(split_utterances(read_manifest(raw, ("kind", "speaker", "name", "duration")), cfg), out)
 

@@ -3,7 +3,7 @@
 import json
 
 import click
-from common import load_section, setup_logging
+from common import load_section, stage
 
 from clearspeech.fsutil import write_text_atomic
 from clearspeech.manifest import read_manifest
@@ -16,9 +16,9 @@ from clearspeech.synthesize import SynthesizeConfig, summarize, synthesize
 @click.option("--split", "split_csv", default="data/split.csv", show_default=True, help="Split manifest.")
 @click.option("--out", default="data/mixtures", show_default=True, help="Output folder (a DVC out).")
 @click.option("--metrics", default="metrics/synthesize.json", show_default=True, help="Counts and SNR accuracy.")
+@stage
 def main(params_file: str, raw: str, split_csv: str, out: str, metrics: str) -> None:
     """Write noisy and clean wavs, data/mixtures/manifest.csv and the stage's metrics."""
-    setup_logging()
     cfg = load_section(params_file, "synthesize", SynthesizeConfig)
     split = read_manifest(split_csv, ("utterance_id", "speaker", "split", "path"))
     manifest = synthesize(split, read_manifest(raw, ("kind", "noise", "path")), cfg, out)
