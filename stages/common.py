@@ -13,23 +13,31 @@ import yaml
 
 from clearspeech.archives import ArchiveError
 from clearspeech.audio import AudioError
+from clearspeech.checkpoint import CheckpointError
 from clearspeech.config import from_mapping
 from clearspeech.corpus import CorpusError
 from clearspeech.download import DownloadError
 from clearspeech.manifest import ManifestError
 from clearspeech.split import SplitError
+from clearspeech.train import TrainingDiverged
 
 T = TypeVar("T")
 
 # Problems with the user's data, params or network: one clear line, not a traceback.
-USER_ERRORS = (ArchiveError, AudioError, CorpusError, DownloadError, ManifestError, SplitError)
+USER_ERRORS = (ArchiveError, AudioError, CheckpointError, CorpusError, DownloadError, ManifestError, SplitError,
+               TrainingDiverged)
 
 log = logging.getLogger("stage")
 
 
+def load_params(params_file: str) -> dict:
+    """The whole parameters file (for logging every parameter of a run)."""
+    return yaml.safe_load(Path(params_file).read_text(encoding="utf-8")) or {}
+
+
 def load_section(params_file: str, section: str, cls: type[T]) -> T:
     """The ``section`` of ``params_file`` as the library's frozen config dataclass ``cls``."""
-    params = yaml.safe_load(Path(params_file).read_text(encoding="utf-8")) or {}
+    params = load_params(params_file)
     if section not in params:
         raise SystemExit(f"{params_file}: no '{section}' section")
     try:

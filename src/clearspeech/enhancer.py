@@ -1,0 +1,85 @@
+"""Turning a trained spectral model into a waveform-in, waveform-out enhancer.
+
+The model sees the per-bin standardised noisy log-magnitude; its output is converted back to a
+log-magnitude (de-standardised mapping, or mask times noisy magnitude) and the waveform is the
+inverse STFT with the noisy phase.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from clearspeech.checkpoint import load_checkpoint, model_from_checkpoint
+from clearspeech.stft import StftParams, istft, log_magnitude, stft
+
+
+class Standardizer(nn.Module):
+    """Per-bin standardisation of log-magnitudes with train-split statistics (buffers)."""
+
+    def __init__(self, stats: dict[str, list[float]]) -> None:
+        super().__init__()
+        for key in ("noisy_mean", "noisy_std", "clean_mean", "clean_std"):
+            self.register_buffer(key, torch.tensor(stats[key], dtype=torch.float32))
+
+    def noisy(self, log_mag: torch.Tensor) -> torch.Tensor:
+        return (log_mag - self.noisy_mean) / self.noisy_std
+
+    def clean(self, log_mag: torch.Tensor) -> torch.Tensor:
+        return (log_mag - self.clean_mean) / self.clean_std
+
+    def unclean(self, standardised: torch.Tensor) -> torch.Tensor:
+        return standardised * self.clean_std + self.clean_mean
+
+
+def output_to_log_magnitude(output: torch.Tensor, noisy_log_mag: torch.Tensor, target: str,
+                            standardizer: Standardizer) -> torch.Tensor:
+    """Model output ``(..., frames, bins)`` -> estimated clean log-magnitude, same shape."""
+    if target == "irm":
+        return noisy_log_mag + torch.log(output.float().clamp_min(1e-6))
+    return standardizer.unclean(output.float())
+
+
+class Enhancer:
+    """A checkpoint ready to enhance float32 waveforms at its sample rate."""
+
+    def __init__(self, payload: dict[str, Any], device: str | torch.device = "cpu") -> None:
+        stft_meta = payload["stft"]
+        self.params = StftParams(stft_meta["n_fft"], stft_meta["hop"], stft_meta["window"], stft_meta["sample_rate"])
+        self.floor = float(stft_meta["floor"])
+        self.target = payload["target"]
+        self.arch = payload["arch"]
+        self.device = torch.device(device)
+        self.model = model_from_checkpoint(payload).to(self.device)
+        self.standardizer = Standardizer(payload["stats"]).to(self.device)
+
+    @classmethod
+    def from_checkpoint(cls, path: str | os.PathLike, device: str | torch.device = "cpu") -> Enhancer:
+        return cls(load_checkpoint(path), device)
+
+    @property
+    def sample_rate(self) -> int:
+        return self.params.sample_rate
+
+    @torch.inference_mode()
+    def enhance_batch(self, waves: torch.Tensor) -> torch.Tensor:
+        """``(batch, samples)`` float32 -> ``(batch, samples)``; inputs shorter than one frame are
+        zero-padded to ``n_fft`` and the output cut back to their length."""
+        samples = waves.shape[-1]
+        padded = nn.functional.pad(waves, (0, max(0, self.params.n_fft - samples)))
+        spec = stft(padded.to(self.device), self.params)
+        noisy_log = log_magnitude(spec, self.floor)
+        output = self.model(self.standardizer.noisy(noisy_log))
+        estimate = output_to_log_magnitude(output, noisy_log, self.target, self.standardizer)
+        enhanced = istft(torch.polar(estimate.exp(), torch.angle(spec)), self.params, padded.shape[-1])
+        return enhanced[..., :samples].cpu()
+
+    def enhance(self, wave: np.ndarray) -> np.ndarray:
+        """Mono ``(samples,)`` or batch ``(batch, samples)`` numpy float32 -> same shape."""
+        batch = torch.as_tensor(np.atleast_2d(wave), dtype=torch.float32)
+        out = self.enhance_batch(batch).numpy()
+        return out[0] if np.ndim(wave) == 1 else out

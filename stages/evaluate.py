@@ -1,0 +1,32 @@
+"""DVC stage `evaluate`: score noisy, model and log-MMSE on the test set; register the model."""
+
+from pathlib import Path
+
+import click
+from common import load_section, stage
+
+from clearspeech.checkpoint import load_checkpoint
+from clearspeech.evaluate import EvaluateConfig, evaluate
+from clearspeech.manifest import read_manifest
+from clearspeech.publish import MlflowConfig, publish_evaluation
+
+
+@click.command()
+@click.option("--params", "params_file", default="params.yaml", show_default=True, help="Parameters file.")
+@click.option("--mixtures", default="data/mixtures/manifest.csv", show_default=True, help="Mixture manifest.")
+@click.option("--model", "model_path", default="models/model.pt", show_default=True, help="Checkpoint to evaluate.")
+@click.option("--enhanced", default="data/enhanced", show_default=True, help="Enhanced test wavs (a DVC out).")
+@click.option("--metrics", "metrics_dir", default="metrics", show_default=True, help="eval.json and tables.")
+@stage
+def main(params_file: str, mixtures: str, model_path: str, enhanced: str, metrics_dir: str) -> None:
+    """Write metrics/eval*.{json,csv} and data/enhanced; log to MLflow and register the model."""
+    manifest = read_manifest(mixtures, ("id", "split", "noise", "snr", "noisy_path", "clean_path"))
+    report = evaluate(manifest, model_path, load_section(params_file, "evaluate", EvaluateConfig), enhanced, metrics_dir)
+    checkpoint = load_checkpoint(model_path)
+    publish_evaluation(Path.cwd(), load_section(params_file, "mlflow", MlflowConfig), Path(model_path), report,
+                       manifest[manifest["split"] == "test"], Path(enhanced), Path(metrics_dir),
+                       checkpoint["arch"], checkpoint["stft"]["sample_rate"])
+
+
+if __name__ == "__main__":
+    main()
