@@ -84,9 +84,10 @@ def publish_evaluation(repo_root: Path, cfg: MlflowConfig, model_path: Path, rep
 
 
 def _examples(test: pd.DataFrame, enhanced_dir: Path, count: int, tmp: Path, rate: int) -> list[Path]:
-    """Noisy / enhanced / clean audio and a spectrogram figure for ``count`` test mixtures, one
-    per noise where possible (the first mixture of each noise, in id order)."""
-    picked = test.sort_values("id").drop_duplicates("noise").head(count)
+    """Noisy / enhanced / clean audio and a spectrogram figure for ``count`` test mixtures spread
+    evenly over the test set in id order (so different speakers, noises and SNRs)."""
+    ordered = test.sort_values("id").reset_index(drop=True)
+    picked = ordered.iloc[np.unique(np.linspace(0, len(ordered) - 1, min(count, len(ordered))).astype(int))]
     paths = []
     for row in picked.itertuples():
         signals = {"noisy": load_mono(row.noisy_path, rate),
