@@ -1,9 +1,10 @@
 """DVC stage `download`: the speech and noise corpora into data/raw with a manifest."""
 
 import click
-from common import load_section, stage
 
 from clearspeech.corpus import DownloadConfig, prepare_raw
+
+from common import load_section, stage
 
 
 @click.command()

@@ -3,12 +3,13 @@
 from pathlib import Path
 
 import click
-from common import load_section, stage
 
 from clearspeech.checkpoint import load_checkpoint
 from clearspeech.evaluate import EvaluateConfig, evaluate
 from clearspeech.manifest import read_manifest
 from clearspeech.publish import MlflowConfig, publish_evaluation
+
+from common import load_section, stage
 
 
 @click.command()
@@ -21,7 +22,8 @@ from clearspeech.publish import MlflowConfig, publish_evaluation
 def main(params_file: str, mixtures: str, model_path: str, enhanced: str, metrics_dir: str) -> None:
     """Write metrics/eval*.{json,csv} and data/enhanced; log to MLflow and register the model."""
     manifest = read_manifest(mixtures, ("id", "split", "noise", "snr", "noisy_path", "clean_path"))
-    report = evaluate(manifest, model_path, load_section(params_file, "evaluate", EvaluateConfig), enhanced, metrics_dir)
+    cfg = load_section(params_file, "evaluate", EvaluateConfig)
+    report = evaluate(manifest, model_path, cfg, enhanced, metrics_dir)
     checkpoint = load_checkpoint(model_path)
     publish_evaluation(Path.cwd(), load_section(params_file, "mlflow", MlflowConfig), Path(model_path), report,
                        manifest[manifest["split"] == "test"], Path(enhanced), Path(metrics_dir),

@@ -1,10 +1,11 @@
 """DVC stage `features`: memory-mappable log-magnitude STFTs and train-only statistics."""
 
 import click
-from common import load_section, stage
 
 from clearspeech.features import FeaturesConfig, extract_features
 from clearspeech.manifest import read_manifest
+
+from common import load_section, stage
 
 
 @click.command()

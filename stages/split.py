@@ -1,10 +1,11 @@
 """DVC stage `split`: choose utterances per speaker and split them train / valid / test."""
 
 import click
-from common import load_section, stage
 
 from clearspeech.manifest import read_manifest, write_manifest
 from clearspeech.split import SplitConfig, split_utterances
+
+from common import load_section, stage
 
 
 @click.command()

@@ -3,11 +3,12 @@
 import json
 
 import click
-from common import load_section, stage
 
 from clearspeech.fsutil import write_text_atomic
 from clearspeech.manifest import read_manifest
 from clearspeech.synthesize import SynthesizeConfig, summarize, synthesize
+
+from common import load_section, stage
 
 
 @click.command()

@@ -3,11 +3,12 @@
 from pathlib import Path
 
 import click
-from common import load_params, load_section, stage
 
 from clearspeech.models import ModelParams
 from clearspeech.publish import MlflowConfig, epoch_logger, finish_training, start_training
 from clearspeech.train import TrainConfig, train
+
+from common import load_params, load_section, stage
 
 
 @click.command()

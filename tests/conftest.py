@@ -5,10 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
+import torch
 
 from clearspeech import synthetic
 from clearspeech.audio import write_audio
+from clearspeech.checkpoint import save_checkpoint
+from clearspeech.features import FeaturesConfig, extract_features
+from clearspeech.mixing import mix
+from clearspeech.models import build_model
+
+# Tiny models run fastest on one thread; two oversubscribe this 2-core machine (and CI's).
+torch.set_num_threads(1)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -37,7 +46,55 @@ def write_local_copy(root: Path, utterances: int = 6, seconds: float | None = No
             write_audio(path, signal, synthetic.SAMPLE_RATE, "PCM_16")
     for index, kind in enumerate(synthetic.NOISE_KINDS[:2]):
         mono = synthetic.noise(kind, 20.0, seed=index, rate=noise_rate)
-        write_audio(root / "noise" / "hum" / f"part{index}.wav", np.stack([mono, 0.5 * mono], axis=1), noise_rate, "PCM_16")
+        stereo = np.stack([mono, 0.5 * mono], axis=1)
+        write_audio(root / "noise" / "hum" / f"part{index}.wav", stereo, noise_rate, "PCM_16")
     demand = synthetic.noise(synthetic.NOISE_KINDS[2], 30.0, seed=3)
     write_audio(root / "DEMAND" / "DTEST" / "ch01.wav", demand, synthetic.SAMPLE_RATE, "PCM_16")
     return root
+
+
+TINY_CRNN = {"channels": 4, "kernel_freq": 32, "kernel_time": 3, "stride_freq": 16, "rnn_hidden": 8,
+             "rnn_layers": 1, "dropout": 0.0}
+
+
+def write_checkpoint(path: Path, seed: int = 0, target: str = "irm") -> Path:
+    """A loadable tiny CRNN checkpoint with random weights (``seed`` makes distinct files)."""
+    torch.manual_seed(seed)
+    bins = 257
+    save_checkpoint(path, {
+        "arch": "crnn", "model_config": TINY_CRNN, "bins": bins, "target": target,
+        "stft": {"n_fft": 512, "hop": 128, "window": "hann", "sample_rate": 16000, "floor": 1e-5},
+        "stats": {"noisy_mean": [0.0] * bins, "noisy_std": [1.0] * bins, "clean_mean": [0.0] * bins,
+                  "clean_std": [1.0] * bins},
+        "model_state": build_model("crnn", TINY_CRNN, bins, target).state_dict(),
+    })
+    return path
+
+
+SPLIT_OF = ("train", "train", "train", "train", "valid", "valid", "test", "test")
+
+
+def write_mixtures(root: Path, count: int = 8) -> pd.DataFrame:
+    """Generated noisy/clean float wavs at 20 dB SNR and their manifest (splits by ``SPLIT_OF``)."""
+    rows = []
+    for i in range(count):
+        clean = synthetic.utterance("demo_female" if i % 2 else "demo_male", i, seed=0)
+        noise = synthetic.noise(synthetic.NOISE_KINDS[i % 3], len(clean) / synthetic.SAMPLE_RATE, seed=i)
+        result = mix(clean, noise[: len(clean)], 20.0)
+        split = SPLIT_OF[i % len(SPLIT_OF)]
+        paths = {kind: root / split / kind / f"m{i}.wav" for kind in ("noisy", "clean")}
+        write_audio(paths["noisy"], result.noisy, synthetic.SAMPLE_RATE)
+        write_audio(paths["clean"], result.clean, synthetic.SAMPLE_RATE)
+        rows.append({"id": f"m{i}", "split": split, "speaker": "s", "noise": synthetic.NOISE_KINDS[i % 3],
+                     "snr": 20.0, "samples": len(clean), "noisy_path": str(paths["noisy"]),
+                     "clean_path": str(paths["clean"])})
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="session")
+def feature_store(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
+    """A small feature store (8 generated mixtures) and its mixture manifest."""
+    root = tmp_path_factory.mktemp("store")
+    manifest = write_mixtures(root / "mixtures")
+    extract_features(manifest, FeaturesConfig(workers=1), root / "features")
+    return root / "features", manifest

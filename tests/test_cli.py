@@ -5,6 +5,7 @@ from clearspeech import synthetic
 from clearspeech.audio import read_audio, write_audio
 from clearspeech.cli import main
 from clearspeech.mixing import measured_snr
+
 from conftest import write_local_copy
 
 

@@ -4,6 +4,7 @@ import pytest
 from clearspeech import synthetic
 from clearspeech.audio import AudioError, read_audio
 from clearspeech.corpus import CorpusError, DownloadConfig, prepare_raw
+
 from conftest import write_local_copy
 
 
@@ -35,7 +36,8 @@ def test_corrupt_file_in_local_copy_names_the_file(tmp_path, content):
 def test_missing_speaker_or_noise_is_reported(tmp_path):
     local = write_local_copy(tmp_path / "local", utterances=1)
     with pytest.raises(CorpusError, match="no CMU ARCTIC speaker 'awb'"):
-        prepare_raw(DownloadConfig(source="local", local_dir=str(local), speakers=("awb",), noises=("hum",)), tmp_path / "r")
+        cfg = DownloadConfig(source="local", local_dir=str(local), speakers=("awb",), noises=("hum",))
+        prepare_raw(cfg, tmp_path / "r")
     with pytest.raises(CorpusError, match="no noise 'PRESTO'"):
         prepare_raw(DownloadConfig(source="local", local_dir=str(local), noises=("PRESTO",)), tmp_path / "r")
     with pytest.raises(CorpusError, match="not a folder"):

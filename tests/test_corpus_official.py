@@ -8,10 +8,11 @@ import zipfile
 import pytest
 
 from clearspeech import corpus, synthetic
-from clearspeech.audio import write_audio
 from clearspeech.archives import UnsafeArchiveError
+from clearspeech.audio import write_audio
 from clearspeech.corpus import DownloadConfig, prepare_raw
 from clearspeech.download import ArchiveSpec
+
 from httpserver import FileServer
 
 
@@ -23,8 +24,8 @@ def wav_bytes(tmp_path, signal):
 def arctic_tar(tmp_path, speaker, extra=None):
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:bz2") as tar:
-        members = {f"cmu_us_{speaker}_arctic/wav/arctic_a000{i}.wav": wav_bytes(tmp_path, synthetic.utterance("demo_male", i, 0))
-                   for i in range(1, 4)}
+        members = {f"cmu_us_{speaker}_arctic/wav/arctic_a000{i}.wav":
+                   wav_bytes(tmp_path, synthetic.utterance("demo_male", i, 0)) for i in range(1, 4)}
         members[f"cmu_us_{speaker}_arctic/etc/txt.done.data"] = b"( arctic_a0001 \"text\" )\n"
         members.update(extra or {})
         for name, data in members.items():
@@ -38,7 +39,8 @@ def demand_zip(tmp_path, env):
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for channel in (1, 2):
-            archive.writestr(f"{env}/ch{channel:02d}.wav", wav_bytes(tmp_path, synthetic.noise("demo_machine", 3.0, channel)))
+            noise = synthetic.noise("demo_machine", 3.0, channel)
+            archive.writestr(f"{env}/ch{channel:02d}.wav", wav_bytes(tmp_path, noise))
     return buffer.getvalue()
 
 
@@ -61,7 +63,8 @@ def test_official_source_extracts_only_wavs_and_channel_one(official_mirror, tmp
     cfg = DownloadConfig(speakers=("bdl",), noises=("DWASHING",), cache_dir=str(tmp_path / "cache"))
     raw = prepare_raw(cfg, tmp_path / "raw")
     assert sorted(p.relative_to(tmp_path / "raw").as_posix() for p in (tmp_path / "raw").rglob("*.wav")) == [
-        "noise/DWASHING/ch01.wav", "speech/bdl/arctic_a0001.wav", "speech/bdl/arctic_a0002.wav", "speech/bdl/arctic_a0003.wav"]
+        "noise/DWASHING/ch01.wav", "speech/bdl/arctic_a0001.wav", "speech/bdl/arctic_a0002.wav",
+        "speech/bdl/arctic_a0003.wav"]
     assert set(raw["source"]) == {"official"} and len(raw) == 4
     requests_before = official_mirror.log.requests
     prepare_raw(cfg, tmp_path / "raw")  # a re-run uses the download cache

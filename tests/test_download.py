@@ -9,7 +9,6 @@ import os
 import socket
 
 import pytest
-from httpserver import Behaviour, FileServer
 
 from clearspeech import download
 from clearspeech.download import (
@@ -20,6 +19,8 @@ from clearspeech.download import (
     demand_archive,
     fetch,
 )
+
+from httpserver import Behaviour, FileServer
 
 BODY = os.urandom(300_000)
 SHA256 = hashlib.sha256(BODY).hexdigest()

@@ -1,4 +1,4 @@
-"""End to end: the four data stages through `dvc repro` in a copy of the project."""
+"""End to end: the pipeline through `dvc repro` in a copy of the project."""
 
 from __future__ import annotations
 
@@ -14,9 +14,18 @@ import yaml
 
 from clearspeech.features import load_split
 from clearspeech.manifest import read_manifest
-from conftest import REPO
+
+from conftest import REPO, TINY_CRNN
 
 pytestmark = pytest.mark.slow
+
+SHARED_NOISES = ["kitchen", "machine", "water", "music", "playground"]
+TINY_TRAINING = {
+    "model": {"crnn": TINY_CRNN},
+    "train": {"epochs": 2, "steps_per_epoch": 3, "batch_size": 4, "crop_frames": 64, "threads": 1},
+    "evaluate": {"valid_mixtures": 4, "threads": 1},
+    "mlflow": {"examples": 1},
+}
 
 
 def project_copy(tmp_path: Path, overrides: dict[str, dict]) -> Path:
@@ -24,7 +33,7 @@ def project_copy(tmp_path: Path, overrides: dict[str, dict]) -> Path:
     root = tmp_path / "project"
     for name in ("stages", "src"):
         shutil.copytree(REPO / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("dvc.yaml", ".dvcignore"):
+    for name in ("dvc.yaml", ".dvcignore", "pyproject.toml", "uv.lock"):
         shutil.copy(REPO / name, root / name)
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     for section, values in overrides.items():
@@ -36,24 +45,25 @@ def project_copy(tmp_path: Path, overrides: dict[str, dict]) -> Path:
 
 
 def dvc(root: Path, *args: str) -> str:
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "DVC_"))}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
     done = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=root, env=env, capture_output=True, text=True)
     assert done.returncode == 0, f"dvc {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout
 
 
-def assert_second_repro_is_a_no_op(root: Path) -> None:
+def assert_second_repro_is_a_no_op(root: Path, *targets: str) -> None:
     stamp = (root / "data" / "features" / "stats.json").stat().st_mtime_ns
-    output = dvc(root, "repro")
+    output = dvc(root, "repro", *targets)
     assert "Running stage" not in output
-    assert "up to date" in dvc(root, "status")
+    assert "up to date" in dvc(root, "status", *targets)
     assert (root / "data" / "features" / "stats.json").stat().st_mtime_ns == stamp
 
 
-def test_repro_on_shared_data_gives_6105_mixtures(shared_data, tmp_path):
-    noises = ["kitchen", "machine", "water", "music", "playground"]
-    root = project_copy(tmp_path, {"download": {"source": "local", "local_dir": str(shared_data), "noises": noises}})
-    dvc(root, "repro")
+def test_data_stages_on_shared_data_give_6105_mixtures(shared_data, tmp_path):
+    local = {"source": "local", "local_dir": str(shared_data), "noises": SHARED_NOISES}
+    root = project_copy(tmp_path, {"download": local})
+    dvc(root, "repro", "features")
     counts = json.loads((root / "metrics" / "synthesize.json").read_text())
     assert (counts["mixtures"], counts["train_mixtures"], counts["valid_mixtures"], counts["test_mixtures"]) == (
         6105, 4500, 1485, 120)
@@ -62,16 +72,36 @@ def test_repro_on_shared_data_gives_6105_mixtures(shared_data, tmp_path):
     assert split.groupby("speaker").size().to_dict() == {"bdl": 203, "slt": 204}
     test = load_split(root / "data" / "features", "test")
     assert len(test.index) == 120 and test.noisy.shape[1] == 257
+    assert_second_repro_is_a_no_op(root, "features")
+
+
+def test_whole_pipeline_on_shared_data_registers_a_champion(shared_data, tmp_path):
+    root = project_copy(tmp_path, {
+        "download": {"source": "local", "local_dir": str(shared_data), "noises": SHARED_NOISES[:2]},
+        "split": {"per_speaker": [6, 6], "sizes": [6, 3, 3]}, **TINY_TRAINING})
+    dvc(root, "repro")
+    report = json.loads((root / "metrics" / "eval.json").read_text())
+    assert report["noisy"]["pesq_wb_n"] == 3 * 2 * 3 and report["model"]["valid_pesq_wb"] > 1.0
+    assert json.loads((root / "metrics" / "train.json").read_text())["epochs"] == 2
+    assert "eval.json" in dvc(root, "metrics", "show")
+    dvc(root, "plots", "show", "-o", str(tmp_path / "plots"))
+    assert (tmp_path / "plots" / "index.html").is_file()
     assert_second_repro_is_a_no_op(root)
+    from mlflow import MlflowClient
+    client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
+    assert client.get_registered_model("clearspeech").aliases == {"champion": 1}
+    run = client.search_runs([client.get_experiment_by_name("clearspeech").experiment_id])[0]
+    assert run.info.status == "FINISHED" and "model.pesq_wb" in run.data.metrics
+    assert len(client.get_metric_history(run.info.run_id, "valid_loss")) == 2
 
 
 def test_repro_with_synthetic_source_needs_no_files(tmp_path):
     root = project_copy(tmp_path, {
         "download": {"source": "synthetic", "synthetic_utterances": 12, "synthetic_noise_seconds": 30.0},
-        "split": {"per_speaker": [10, 10], "sizes": [12, 6, 2]},
-    })
+        "split": {"per_speaker": [10, 10], "sizes": [12, 6, 2]}, **TINY_TRAINING})
     dvc(root, "repro")
     manifest = read_manifest(root / "data" / "mixtures" / "manifest.csv")
     assert len(manifest) == 20 * 5 * 3
     assert set(manifest["speaker"]) == {"demo_male", "demo_female"}
+    assert json.loads((root / "metrics" / "eval.json").read_text())["model"]["pesq_wb_n"] == 2 * 5 * 3
     assert_second_repro_is_a_no_op(root)

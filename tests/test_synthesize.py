@@ -6,6 +6,7 @@ from clearspeech.corpus import DownloadConfig, prepare_raw
 from clearspeech.mixing import measured_snr, noise_segment, region_bounds
 from clearspeech.split import SPLITS, SplitConfig, split_utterances
 from clearspeech.synthesize import SynthesizeConfig, load_noises, summarize, synthesize
+
 from conftest import write_local_copy
 
 NOISES = ("hum", "DTEST")

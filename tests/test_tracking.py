@@ -14,30 +14,13 @@ import torch
 from mlflow import MlflowClient
 
 from clearspeech import tracking
-from clearspeech.checkpoint import save_checkpoint
 from clearspeech.enhancer import Enhancer
 from clearspeech.fsutil import file_digest
-from clearspeech.models import build_model
 from clearspeech.pyfunc_model import as_waveform_batch
 
-TINY_CRNN = {"channels": 4, "kernel_freq": 32, "kernel_time": 3, "stride_freq": 16, "rnn_hidden": 8,
-             "rnn_layers": 1, "dropout": 0.0}
+from conftest import write_checkpoint
+
 DVC_ENV = ("DVC_ROOT", "DVC_EXP_NAME", "DVC_EXP_BASELINE_REV")
-
-
-def write_checkpoint(path: Path, seed: int = 0) -> Path:
-    """A loadable CRNN checkpoint with random weights (``seed`` makes distinct files)."""
-    torch.manual_seed(seed)
-    bins = 257
-    save_checkpoint(path, {
-        "arch": "crnn", "model_config": TINY_CRNN, "bins": bins, "target": "irm",
-        "stft": {"n_fft": 512, "hop": 128, "window": "hann", "sample_rate": 16000, "floor": 1e-5},
-        "stats": {"noisy_mean": [0.0] * bins, "noisy_std": [1.0] * bins, "clean_mean": [0.0] * bins,
-                  "clean_std": [1.0] * bins},
-        "model_state": build_model("crnn", TINY_CRNN, bins, "irm").state_dict(),
-    })
-    return path
-
 
 @pytest.fixture(scope="module")
 def store_uri(tmp_path_factory) -> str:

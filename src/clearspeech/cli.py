@@ -32,7 +32,8 @@ def main(verbose: bool) -> None:
 def check_corpus(folder: Path, speakers: tuple[str, ...], noises: tuple[str, ...]) -> None:
     """Check that FOLDER works as `download.source=local` (every file decodes)."""
     failures = 0
-    groups = [(f"speaker {s}", find_local_speech, s) for s in speakers] + [(f"noise {n}", find_local_noise, n) for n in noises]
+    groups = [(f"speaker {s}", find_local_speech, s) for s in speakers]
+    groups += [(f"noise {n}", find_local_noise, n) for n in noises]
     for label, finder, name in groups:
         try:
             files = finder(folder, name)
@@ -63,4 +64,5 @@ def mix_command(clean: Path, noise: Path, snr: float, output: Path, offset: floa
     except (AudioError, ValueError) as err:
         raise click.ClickException(str(err)) from err
     write_audio(output, result.noisy, rate, "FLOAT")
-    click.echo(f"{output}: {len(speech) / rate:.2f} s at {snr:g} dB SNR (noise gain {result.gain:.4f}, scale {result.scale:.3f})")
+    click.echo(f"{output}: {len(speech) / rate:.2f} s at {snr:g} dB SNR "
+               f"(noise gain {result.gain:.4f}, scale {result.scale:.3f})")

@@ -34,7 +34,8 @@ _TRANSIENT_ERRORS = (
 )
 _OFFLINE_HINT = (
     "On a machine without internet access use the local copy instead: set "
-    "download.source=local and download.local_dir=<folder with the extracted corpora> (README, 'download: three sources')."
+    "download.source=local and download.local_dir=<folder with the extracted corpora> "
+    "(README, 'download: three sources')."
 )
 
 

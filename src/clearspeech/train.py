@@ -77,7 +77,9 @@ _RESUMABLE = {"device", "epochs", "patience", "max_minutes", "threads"}
 
 def resolve_device(name: str, threads: int) -> torch.device:
     """``auto``: CUDA when present, else CPU with ``threads`` (0 = every available core)."""
-    device = torch.device("cuda" if name == "auto" and torch.cuda.is_available() else ("cpu" if name == "auto" else name))
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(name)
     if device.type == "cpu":
         torch.set_num_threads(threads or len(os.sched_getaffinity(0)))
     return device
@@ -169,7 +171,8 @@ class Trainer:
         row = {"epoch": epoch, "train_loss": float(np.mean(losses)), "valid_loss": valid_loss,
                "lr": self.optimizer.param_groups[0]["lr"], "seconds": time.monotonic() - tick}
         self._save(row)
-        log.info("epoch %d: train %.4f valid %.4f lr %.2g (%.0f s)", epoch, row["train_loss"], valid_loss, row["lr"], row["seconds"])
+        log.info("epoch %d: train %.4f valid %.4f lr %.2g (%.0f s)",
+                 epoch, row["train_loss"], valid_loss, row["lr"], row["seconds"])
         return row
 
     @torch.no_grad()
