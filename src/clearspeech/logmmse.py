@@ -37,8 +37,8 @@ _PSD_FLOOR = 1e-20
 class LogMmseConfig:
     """Log-MMSE settings.
 
-    ``noise_seconds``: the initial noise PSD is the mean power of the frames in this leading
-    stretch, assumed speech-free. ``alpha``: decision-directed smoothing of the a priori SNR.
+    ``noise_seconds``: the initial noise PSD is the mean power of this much audio assumed
+    speech-free: the leading frames or the quietest ones (``noise_init``). ``alpha``: decision-directed smoothing of the a priori SNR.
     ``xi_min_db``: floor on the a priori SNR, which limits musical noise. ``noise_update``:
     update the noise PSD in frames the VAD deems noise-only.
     """
@@ -50,6 +50,11 @@ class LogMmseConfig:
     alpha: float = 0.98
     xi_min_db: float = -25.0
     noise_update: bool = True
+    noise_init: str = "quietest"
+
+    def __post_init__(self) -> None:
+        if self.noise_init not in ("leading", "quietest"):
+            raise ValueError(f"noise_init must be 'leading' or 'quietest', not {self.noise_init!r}")
 
     def stft_params(self, rate: int) -> StftParams:
         return StftParams(n_fft=self.n_fft, hop=self.hop, window=self.window, sample_rate=rate)
@@ -81,14 +86,17 @@ def _speech_absent(xi: np.ndarray, gamma: np.ndarray) -> bool:
 
 
 def _initial_noise_psd(power: np.ndarray, cfg: LogMmseConfig, rate: int) -> np.ndarray:
-    """Mean power ``(bins,)`` of the frames whose window lies inside the leading noise stretch.
+    """Mean power ``(bins,)`` of ``noise_seconds`` worth of frames assumed speech-free.
 
-    ``power``: ``(frames, bins)``. At least the first frame is used.
+    ``leading``: the first frames, as in Loizou's implementation. ``quietest``: the frames of
+    least energy anywhere, which stays speech-free when speech starts at once (in CMU ARCTIC
+    some utterances begin within 50 ms). ``power``: ``(frames, bins)``. At least one frame.
     """
     inside = (int(cfg.noise_seconds * rate) - cfg.n_fft // 2) // cfg.hop + 1
     count = min(max(inside, 1), power.shape[0])
-    logger.debug("initial noise PSD from the first %d of %d frames", count, power.shape[0])
-    return np.maximum(power[:count].mean(axis=0), _PSD_FLOOR)
+    frames = np.argsort(power.sum(axis=1))[:count] if cfg.noise_init == "quietest" else slice(0, count)
+    logger.debug("initial noise PSD from %d %s of %d frames", count, cfg.noise_init, power.shape[0])
+    return np.maximum(power[frames].mean(axis=0), _PSD_FLOOR)
 
 
 def gains(power: np.ndarray, noise_psd: np.ndarray, cfg: LogMmseConfig) -> np.ndarray:

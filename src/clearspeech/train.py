@@ -125,7 +125,7 @@ class Trainer:
         self.model.load_state_dict(payload["model_state"])
         self.optimizer.load_state_dict(payload["optimizer_state"])
         self.scheduler.load_state_dict(payload["scheduler_state"])
-        torch.set_rng_state(payload["rng_state"])
+        torch.set_rng_state(payload["rng_state"].cpu())  # loaded onto the device, needed on the host
         self.state = {key: payload[key] for key in self.state}
         log.info("resumed from %s after epoch %d", last, self.state["epoch"])
         return True
@@ -167,6 +167,9 @@ class Trainer:
             self.optimizer.step()
             losses.append(loss.item())
         valid_loss = self.validate()
+        if not math.isfinite(valid_loss):
+            raise TrainingDiverged(f"validation loss became {valid_loss} at epoch {epoch}; nothing was saved "
+                                   "for this epoch (lower train.lr or check the features)")
         self.scheduler.step(valid_loss)
         row = {"epoch": epoch, "train_loss": float(np.mean(losses)), "valid_loss": valid_loss,
                "lr": self.optimizer.param_groups[0]["lr"], "seconds": time.monotonic() - tick}
