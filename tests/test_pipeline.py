@@ -105,3 +105,13 @@ def test_repro_with_synthetic_source_needs_no_files(tmp_path):
     assert set(manifest["speaker"]) == {"demo_male", "demo_female"}
     assert json.loads((root / "metrics" / "eval.json").read_text())["model"]["pesq_wb_n"] == 2 * 5 * 3
     assert_second_repro_is_a_no_op(root)
+
+    # More epochs: DVC reruns train, which resumes from the persisted checkpoints/last.pt.
+    curve = (root / "metrics" / "train_curve.csv").read_text().splitlines()
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["train"]["epochs"] = 3
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    dvc(root, "repro", "train")
+    longer = (root / "metrics" / "train_curve.csv").read_text().splitlines()
+    # Rows 1-2 equal to the byte, "seconds" included: they were resumed, not retrained.
+    assert len(longer) == 1 + 3 and longer[:3] == curve
