@@ -38,7 +38,8 @@ class LogMmseConfig:
     """Log-MMSE settings.
 
     ``noise_seconds``: the initial noise PSD is the mean power of this much audio assumed
-    speech-free: the leading frames or the quietest ones (``noise_init``). ``alpha``: decision-directed smoothing of the a priori SNR.
+    speech-free: the leading frames or the quietest ones (``noise_init``). ``alpha``:
+    decision-directed smoothing of the a priori SNR.
     ``xi_min_db``: floor on the a priori SNR, which limits musical noise. ``noise_update``:
     update the noise PSD in frames the VAD deems noise-only.
     """
