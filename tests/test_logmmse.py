@@ -20,8 +20,8 @@ def attenuation_db(output: np.ndarray, noisy: np.ndarray) -> float:
     return 20.0 * np.log10(rms(output) / rms(noisy))
 
 
-# slt's files start with >= 0.15 s of silence, which the initial noise estimate needs; bdl's
-# in the shared subset start speaking within about 50 ms.
+# slt's files start with >= 0.15 s of silence, which the leading-frames noise estimate needs;
+# bdl's in the shared subset start speaking within about 50 ms.
 @pytest.mark.parametrize("utterance", ["arctic_a0003", "arctic_a0016"])
 @pytest.mark.parametrize("noise_kind", ["machine", "water"])
 @pytest.mark.parametrize("snr", [5.0, 15.0])
@@ -77,3 +77,14 @@ def test_numpy_error_state_is_unchanged_by_import_and_use():
             "enhance(np.random.default_rng(0).standard_normal(16000).astype(np.float32), 16000); "
             "enhance(np.zeros(16000, np.float32), 16000); assert np.geterr() == before, np.geterr()")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_quietest_frames_keep_the_noise_estimate_clean_when_speech_starts_at_once(shared_data):
+    clean = load_mono(shared_data / "arctic" / "cmu_us_slt_arctic" / "wav" / "arctic_a0003.wav", RATE)
+    clean = clean[int(np.argmax(np.abs(clean) > 0.05 * np.abs(clean).max())):]  # cut the leading silence
+    noise = load_mono(min((shared_data / "noise" / "machine").iterdir()), RATE)[5 * RATE: 5 * RATE + len(clean)]
+    noisy = mix(clean, noise, 15.0).noisy
+    quietest = score(enhance(noisy, RATE, LogMmseConfig(noise_init="quietest")), clean, RATE).values["si_sdr"]
+    leading = score(enhance(noisy, RATE, LogMmseConfig(noise_init="leading")), clean, RATE).values["si_sdr"]
+    assert quietest > leading + 1.0
+
