@@ -50,7 +50,7 @@ def evaluate(manifest: pd.DataFrame, checkpoint: str | Path, cfg: EvaluateConfig
     with atomic_dir(enhanced_dir) as staging:
         outputs = _enhance_all(test, enhancer, staging)
     rate = enhancer.sample_rate
-    pairs = [(signal, clean) for clean, systems in outputs for signal in systems.values()]
+    pairs = [(systems[name], clean) for clean, systems in outputs for name in SYSTEMS]
     scores = score_many(tqdm(pairs, desc="score test", unit="pair"), rate, cfg.workers)
     table = _scores_table(test, scores)
     report = summary(table)
