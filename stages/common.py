@@ -30,8 +30,9 @@ USER_ERRORS = (ArchiveError, AudioError, CheckpointError, CorpusError, DownloadE
 log = logging.getLogger("stage")
 
 
+@functools.cache
 def load_params(params_file: str) -> dict:
-    """The whole parameters file (for logging every parameter of a run)."""
+    """The whole parameters file, parsed once per process (stages read several sections)."""
     return yaml.safe_load(Path(params_file).read_text(encoding="utf-8")) or {}
 
 
