@@ -53,6 +53,22 @@ def write_local_copy(root: Path, utterances: int = 6, seconds: float | None = No
     return root
 
 
+def real_noisy_speech(shared: Path, seconds: float, snr: float = 10.0, rate: int = 16000) -> np.ndarray:
+    """ARCTIC utterances (both speakers, alternating) in kitchen noise, ``(samples,)`` float32 at ``rate``."""
+    from clearspeech.audio import load_mono
+
+    wavs = [sorted((shared / "arctic" / f"cmu_us_{s}_arctic" / "wav").glob("*.wav")) for s in ("bdl", "slt")]
+    parts, total = [], 0
+    for index in range(len(wavs[0])):
+        parts.append(load_mono(wavs[index % 2][index], rate))
+        total += len(parts[-1])
+        if total >= seconds * rate:
+            break
+    speech = np.concatenate(parts)[: int(seconds * rate)]
+    noise = np.resize(load_mono(min((shared / "noise" / "kitchen").iterdir()), rate), len(speech))
+    return mix(speech, noise, snr).noisy
+
+
 TINY_CRNN = {"channels": 4, "kernel_freq": 32, "kernel_time": 3, "stride_freq": 16, "rnn_hidden": 8,
              "rnn_layers": 1, "dropout": 0.0}
 
@@ -98,3 +114,32 @@ def feature_store(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
     manifest = write_mixtures(root / "mixtures")
     extract_features(manifest, FeaturesConfig(workers=1), root / "features")
     return root / "features", manifest
+
+
+@pytest.fixture(scope="session")
+def registered_model(tmp_path_factory) -> dict[str, str]:
+    """A tiny checkpoint registered as ``clearspeech-test`` v1 (``champion``) in its own sqlite store.
+
+    Keys: ``uri`` (tracking URI), ``name``, ``run_id``, ``checkpoint``. Creating the store takes ~8 s,
+    so the session shares one; tests point ``MLFLOW_TRACKING_URI`` at it themselves.
+    """
+    import os
+
+    from clearspeech import tracking
+
+    root = tmp_path_factory.mktemp("registry")
+    uri = f"sqlite:///{root}/mlflow.db"
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    try:
+        tracking.configure(root)
+        checkpoint = write_checkpoint(root / "model.pt", seed=7)
+        run_id = tracking.start_train_run("registry-test", None, {}, {})
+        tracking.register_model(run_id, checkpoint, "clearspeech-test", {"arch": "crnn"}, 2.0)
+        tracking.finish(run_id)
+    finally:
+        if before is None:
+            os.environ.pop("MLFLOW_TRACKING_URI")
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = before
+    return {"uri": uri, "name": "clearspeech-test", "run_id": run_id, "checkpoint": str(checkpoint)}

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from clearspeech.audio import AudioError, load_mono, write_audio
+from clearspeech.cli_enhance import enhance_command, export_command
 from clearspeech.corpus import CorpusError, find_local_noise, find_local_speech
 from clearspeech.mixing import mix, noise_segment
 
@@ -66,3 +67,7 @@ def mix_command(clean: Path, noise: Path, snr: float, output: Path, offset: floa
     write_audio(output, result.noisy, rate, "FLOAT")
     click.echo(f"{output}: {len(speech) / rate:.2f} s at {snr:g} dB SNR "
                f"(noise gain {result.gain:.4f}, scale {result.scale:.3f})")
+
+
+main.add_command(enhance_command)
+main.add_command(export_command)

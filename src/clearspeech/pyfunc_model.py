@@ -42,8 +42,13 @@ class EnhancerModel(mlflow.pyfunc.PythonModel):
     # the logged TensorSpec signature is the contract, so through pyfunc this is what arrives.
     def predict(self, context: mlflow.pyfunc.PythonModelContext, model_input: np.ndarray,
                 params: dict[str, Any] | None = None) -> np.ndarray:
-        """float32 ``(batch, samples)`` (or see :func:`as_waveform_batch`) -> float32 ``(batch, samples)``."""
-        return self.enhancer.enhance(as_waveform_batch(model_input)).astype(np.float32, copy=False)
+        """float32 ``(batch, samples)`` (or see :func:`as_waveform_batch`) -> float32 ``(batch, samples)``.
+
+        Long waveforms are enhanced in overlapping chunks, so memory stays bounded; inputs shorter
+        than one STFT frame are zero-padded.
+        """
+        batch = as_waveform_batch(model_input)
+        return self.enhancer.enhance_signal(batch.T, self.enhancer.sample_rate).T.astype(np.float32)
 
 
 mlflow.models.set_model(EnhancerModel())

@@ -66,6 +66,35 @@ def configure(repo_root: Path) -> str:
     return uri
 
 
+def store_exists(uri: str) -> bool:
+    """False for a sqlite URI whose file is missing (MLflow would silently create an empty store)."""
+    if not uri.startswith("sqlite:///"):
+        return True
+    return Path(uri.removeprefix("sqlite:///").split("?")[0]).is_file()
+
+
+class ModelNotFound(LookupError):
+    """A model URI that the tracking store cannot resolve; the message says which and why."""
+
+
+def download_model_file(model_uri: str, pattern: str, dest: Path) -> Path:
+    """Download the logged model ``model_uri`` (``models:/name@alias``, ``models:/name/3``,
+    ``runs:/<id>/model``) into ``dest`` and return its one artifact matching ``pattern``."""
+    uri = mlflow.get_tracking_uri()
+    if not store_exists(uri):
+        raise ModelNotFound(f"{model_uri}: no MLflow store at {uri} (run `uv run dvc repro` to train and "
+                            "register a model, set MLFLOW_TRACKING_URI, or pass a checkpoint file)")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    try:
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(dest)))
+    except MlflowException as err:
+        raise ModelNotFound(f"{model_uri}: {err.message} (tracking store {uri})") from err
+    found = sorted(local.rglob(pattern))
+    if len(found) != 1:
+        raise ModelNotFound(f"{model_uri}: expected one {pattern} in the logged model, found {len(found)}")
+    return found[0]
+
+
 def flatten(params: Mapping, prefix: str = "") -> dict[str, str]:
     """Nested params sections -> ``{"section.key": "value"}``; lists keep their ``str`` form."""
     flat: dict[str, str] = {}
