@@ -6,12 +6,12 @@ from clearspeech.audio import read_audio, write_audio
 from clearspeech.cli import main
 from clearspeech.mixing import measured_snr
 
-from conftest import write_local_copy
+from conftest import write_local_copy, write_mixtures
 
 
 def test_help_on_every_command():
     runner = CliRunner()
-    for args in ([], ["check-corpus"], ["mix"]):
+    for args in ([], ["check-corpus"], ["mix"], ["enhance"], ["export"], ["peers"]):
         result = runner.invoke(main, [*args, "--help"])
         assert result.exit_code == 0 and "Usage" in result.output
 
@@ -46,3 +46,10 @@ def test_check_corpus_reports_each_group(tmp_path):
     (local / "noise" / "hum" / "bad.ogg").write_bytes(b"junk")
     bad = CliRunner().invoke(main, ["check-corpus", str(local), "--noise", "hum"])
     assert bad.exit_code == 1 and "bad.ogg" in bad.output
+
+
+def test_peers_without_evaluate_outputs_says_what_is_missing(tmp_path):
+    write_mixtures(tmp_path / "mixtures").to_csv(tmp_path / "manifest.csv", index=False)
+    result = CliRunner().invoke(main, ["peers", "--peer", "webrtc_ns", "--mixtures", str(tmp_path / "manifest.csv"),
+                                       "--eval-utterances", str(tmp_path / "nope.csv")])
+    assert result.exit_code == 1 and "nope.csv" in result.output and "Traceback" not in result.output

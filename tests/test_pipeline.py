@@ -25,6 +25,8 @@ TINY_TRAINING = {
     "train": {"epochs": 2, "steps_per_epoch": 3, "batch_size": 4, "crop_frames": 64, "threads": 1},
     "evaluate": {"valid_mixtures": 4, "threads": 1},
     "mlflow": {"examples": 1},
+    # Two quick peers keep the stage's wiring tested without the whole list's minutes.
+    "peers": {"peers": ["nsnet2", "webrtc_ns"], "workers": 1},
 }
 
 

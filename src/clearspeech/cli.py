@@ -12,6 +12,7 @@ from clearspeech.audio import AudioError, load_mono, write_audio
 from clearspeech.cli_enhance import enhance_command, export_command
 from clearspeech.corpus import CorpusError, find_local_noise, find_local_speech
 from clearspeech.mixing import mix, noise_segment
+from clearspeech.peers.cli import peers as peers_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -71,3 +72,4 @@ def mix_command(clean: Path, noise: Path, snr: float, output: Path, offset: floa
 
 main.add_command(enhance_command)
 main.add_command(export_command)
+main.add_command(peers_command)

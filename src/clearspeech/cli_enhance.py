@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import sys
 import time
 from pathlib import Path
@@ -75,17 +76,23 @@ def enhance_command(inputs: tuple[Path, ...], output: str | None, model: str, de
 def _run_jobs(enhancer: Enhancer, jobs: list, seconds: ChunkSeconds, subtype: str | None, quiet: bool) -> int:
     """Enhance every job, report failures one line each, print the summary; the failure count."""
     durations = [audio_seconds(job.source) for job in jobs]
-    total = sum(d for d in durations if d == d)
+    total = sum(d for d in durations if math.isfinite(d))
     started, done, audio, failed = time.perf_counter(), 0, 0.0, 0
     with tqdm(total=round(total, 2), unit="s", disable=True if quiet else None, desc="enhance",
               bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s audio [{elapsed}<{remaining}]") as bar:
         for job, duration in zip(jobs, durations):
+            advanced = [0.0]  # audio seconds this file has moved the bar
+
+            def step(block_seconds: float, advanced=advanced) -> None:
+                advanced[0] += block_seconds
+                bar.update(block_seconds)
+
             try:
-                result = enhance_file(enhancer, job.source, job.dest, seconds, subtype, bar.update)
+                result = enhance_file(enhancer, job.source, job.dest, seconds, subtype, step)
             except AudioError as err:
                 failed += 1
                 tqdm.write(f"error: {err}", file=sys.stderr)
-                bar.update(duration if duration == duration else 0)
+                bar.update(max(0.0, duration - advanced[0]) if math.isfinite(duration) else 0.0)
                 continue
             done, audio = done + 1, audio + result.seconds
             log.debug("%s -> %s (%.1f s)", job.source, job.dest, result.seconds)
