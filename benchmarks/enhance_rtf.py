@@ -4,7 +4,7 @@
     uv run python benchmarks/enhance_rtf.py --minutes 60 --threads 1 --model models/model.pt
 
 Each measurement runs the real command line (``clearspeech enhance``) in a fresh process and
-reports that process's wall time around the command and its peak resident memory (ru_maxrss),
+reports that process's wall time around the command and its peak resident memory (VmHWM),
 next to the memory it held before enhancing (Python, PyTorch and the model loaded). The test
 file is real noisy speech (ARCTIC utterances from ../shared/data in kitchen noise at 10 dB,
 repeated to length) when that folder exists, else the generated demo signals. Models: the
@@ -18,7 +18,6 @@ import argparse
 import dataclasses
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -74,13 +73,22 @@ def random_checkpoint(path: Path, **sizes: int) -> Path:
     return path
 
 
+def high_water_mb() -> float:
+    """Peak resident memory of this process image, MB (``VmHWM``). Unlike ``ru_maxrss``, it
+    starts afresh at ``exec``, so the parent's memory at fork time is not counted."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
+
+
 def child(model: str, threads: int, source: str, dest: str) -> None:
     """Run ``clearspeech enhance`` in this process; print wall time and memory as JSON."""
     from clearspeech.cli import main
     from clearspeech.cli_enhance import _load
 
     _load(model, "cpu", threads)  # imports and model in memory: the baseline
-    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    baseline = high_water_mb()
     started = time.perf_counter()
     try:
         main(["enhance", "-q", source, dest, "-m", model, "--device", "cpu", "--threads", str(threads), "--force"],
@@ -89,8 +97,7 @@ def child(model: str, threads: int, source: str, dest: str) -> None:
         if done.code:
             raise
     wall = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"wall": wall, "baseline_mb": baseline / 1024, "peak_mb": peak / 1024}))
+    print(json.dumps({"wall": wall, "baseline_mb": baseline, "peak_mb": high_water_mb()}))
 
 
 def measure(model: Path, threads: int, source: Path, seconds: float) -> dict:
