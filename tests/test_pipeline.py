@@ -90,7 +90,8 @@ def test_whole_pipeline_on_shared_data_registers_a_champion(shared_data, tmp_pat
     assert (tmp_path / "plots" / "index.html").is_file()
     assert_second_repro_is_a_no_op(root)
     from mlflow import MlflowClient
-    client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
+    store = f"sqlite:///{root / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=store, registry_uri=store)  # not the process-wide registry URI
     assert client.get_registered_model("clearspeech").aliases == {"champion": 1}
     run = client.search_runs([client.get_experiment_by_name("clearspeech").experiment_id])[0]
     assert run.info.status == "FINISHED" and "model.pesq_wb" in run.data.metrics
