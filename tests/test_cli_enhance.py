@@ -17,7 +17,7 @@ def model(tmp_path) -> Path:
 
 
 def run(*args: str):
-    return CliRunner().invoke(main, ["enhance", "-q", *args])
+    return CliRunner().invoke(main, ["enhance", "-q", "--threads", "1", *args])
 
 
 def test_one_file_in_one_file_out(tmp_path, model, shared_data):

@@ -43,6 +43,10 @@ def test_store_layout_offsets_and_reconstruction(tmp_path):
             rebuilt = reconstruct(stored, noisy_spec, params, row.samples).numpy()
             error = rebuilt - noisy[:, 0]
             assert 10 * np.log10(np.sum(noisy[:, 0] ** 2) / np.sum(error**2)) > 40  # float16 storage only
+            for kind, wave in (("noisy", noisy[:, 0]), ("clean", clean[:, 0])):
+                stored_wave = getattr(store, f"{kind}_wave")[row.sample_start:row.sample_start + row.samples]
+                assert 10 * np.log10(np.sum(wave**2) / np.sum((stored_wave - wave) ** 2)) > 60
+        assert store.noisy_wave.shape == store.clean_wave.shape == (store.index["samples"].sum(),)
 
 
 def test_stats_come_from_train_only(tmp_path):

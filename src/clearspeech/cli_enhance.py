@@ -9,11 +9,12 @@ import time
 from pathlib import Path
 
 import click
+import numpy as np
 import torch
 from tqdm import tqdm
 
 from clearspeech.audio import AudioError
-from clearspeech.enhance_files import audio_seconds, enhance_file
+from clearspeech.enhance_files import audio_seconds, enhance_file, stream_file
 from clearspeech.enhance_paths import plan_jobs
 from clearspeech.enhancer import ChunkSeconds, Enhancer
 from clearspeech.model_source import DEFAULT_MODEL, ModelSourceError, load_model_payload
@@ -45,10 +46,12 @@ def _load(model: str, device: str, threads: int) -> Enhancer:
               help="Seconds enhanced at a time; memory grows with it, not with the file.")
 @click.option("--context", type=float, default=ChunkSeconds.context, show_default=True,
               help="Seconds of audio the model sees on each side of a chunk.")
+@click.option("--stream", is_flag=True,
+              help="Frame by frame, carrying state (causal models: crn, rced; audio at the model's rate).")
 @click.option("--force", is_flag=True, help="Overwrite existing outputs (never an input).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def enhance_command(inputs: tuple[Path, ...], output: str | None, model: str, device: str, threads: int,
-                    subtype: str | None, chunk: float, context: float, force: bool, quiet: bool) -> None:
+                    subtype: str | None, chunk: float, context: float, stream: bool, force: bool, quiet: bool) -> None:
     """Denoise INPUT files or folders (wav, flac, ogg, mp3; any rate; any channels; any length).
 
     \b
@@ -69,15 +72,22 @@ def enhance_command(inputs: tuple[Path, ...], output: str | None, model: str, de
         enhancer.chunk_plan(enhancer.sample_rate, seconds)  # reject a bad --chunk/--context before any file
     except (ModelSourceError, ValueError) as err:
         raise click.ClickException(str(err)) from err
-    failed = _run_jobs(enhancer, plan.jobs, seconds, subtype, quiet)
+    if stream:
+        from clearspeech.streaming import STREAMS
+
+        if enhancer.arch not in STREAMS:
+            raise click.ClickException(f"--stream needs a causal model ({', '.join(sorted(STREAMS))}); "
+                                       f"{model} is {enhancer.arch}")
+    failed = _run_jobs(enhancer, plan.jobs, seconds, subtype, quiet, stream)
     sys.exit(1 if failed or plan.errors else 0)
 
 
-def _run_jobs(enhancer: Enhancer, jobs: list, seconds: ChunkSeconds, subtype: str | None, quiet: bool) -> int:
+def _run_jobs(enhancer: Enhancer, jobs: list, seconds: ChunkSeconds, subtype: str | None, quiet: bool,
+              stream: bool = False) -> int:
     """Enhance every job, report failures one line each, print the summary; the failure count."""
     durations = [audio_seconds(job.source) for job in jobs]
     total = sum(d for d in durations if math.isfinite(d))
-    started, done, audio, failed = time.perf_counter(), 0, 0.0, 0
+    started, done, audio, failed, frame_ms = time.perf_counter(), 0, 0.0, 0, []
     with tqdm(total=round(total, 2), unit="s", disable=True if quiet else None, desc="enhance",
               bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s audio [{elapsed}<{remaining}]") as bar:
         for job, duration in zip(jobs, durations):
@@ -88,7 +98,11 @@ def _run_jobs(enhancer: Enhancer, jobs: list, seconds: ChunkSeconds, subtype: st
                 bar.update(block_seconds)
 
             try:
-                result = enhance_file(enhancer, job.source, job.dest, seconds, subtype, step)
+                if stream:
+                    result = stream_file(enhancer, job.source, job.dest, subtype, step)
+                    frame_ms.append(result.frame_ms)
+                else:
+                    result = enhance_file(enhancer, job.source, job.dest, seconds, subtype, step)
             except AudioError as err:
                 failed += 1
                 tqdm.write(f"error: {err}", file=sys.stderr)
@@ -98,6 +112,11 @@ def _run_jobs(enhancer: Enhancer, jobs: list, seconds: ChunkSeconds, subtype: st
             log.debug("%s -> %s (%.1f s)", job.source, job.dest, result.seconds)
     wall = time.perf_counter() - started
     rtf = f", real-time factor {wall / audio:.3f}" if audio else ""
+    if frame_ms:
+        latency = 1000.0 * (enhancer.params.n_fft - 1) / enhancer.sample_rate
+        hop = 1000.0 * enhancer.params.hop / enhancer.sample_rate
+        rtf += (f"; streamed: {np.mean(frame_ms):.2f} ms of model compute per {hop:g} ms frame, "
+                f"algorithmic latency {latency:.1f} ms")
     click.echo(f"enhanced {done} of {len(jobs)} files ({failed} failed): {audio:.1f} s of audio in "
                f"{wall:.1f} s on {enhancer.device}{rtf}")
     return failed
@@ -121,6 +140,9 @@ def export_command(model: str, output: Path, force: bool) -> None:
         payload = load_model_payload(model)
     except ModelSourceError as err:
         raise click.ClickException(str(err)) from err
-    meta = export_onnx(payload, output)
+    try:
+        meta = export_onnx(payload, output)
+    except ValueError as err:
+        raise click.ClickException(f"--model {model}: {err}") from err
     click.echo(f"{output}: {meta['arch']} ({meta['target']}), {meta['sample_rate']} Hz, n_fft {meta['n_fft']}, "
                f"hop {meta['hop']}; metadata in {metadata_path(output)}")

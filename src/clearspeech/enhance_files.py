@@ -34,6 +34,7 @@ class FileResult:
     dest: Path
     seconds: float
     clipped: int
+    frame_ms: float | None = None  # streaming: model compute per frame (all channels)
 
 
 class SequentialReader:
@@ -95,6 +96,11 @@ def _open_checked(path: Path, min_seconds: float) -> sf.SoundFile:
     return handle
 
 
+def _pcm_limit(subtype: str) -> float | None:
+    """Full scale for integer subtypes, which cannot hold more; None for float ones."""
+    return 1.0 if subtype.startswith("PCM") or subtype in ("ULAW", "ALAW") else None
+
+
 def _clip(block: np.ndarray, limit: float | None) -> tuple[np.ndarray, int]:
     """``block`` limited to ``[-limit, limit]`` (None: untouched) and how many samples that changed."""
     if limit is None:
@@ -111,11 +117,11 @@ def enhance_file(enhancer: Enhancer, source: Path, dest: Path, seconds: ChunkSec
     cannot hold samples beyond full scale: those are clipped and counted (logged as a warning).
     ``progress`` is called with the audio seconds of each finished block.
     """
-    frame_seconds = enhancer.params.n_fft / enhancer.sample_rate
+    frame_seconds = enhancer.frame_samples / enhancer.sample_rate
     with _open_checked(source, frame_seconds) as handle:
         rate, total = handle.samplerate, handle.frames
         fmt, out_subtype = output_subtype(handle, dest, subtype)
-        limit = 1.0 if out_subtype.startswith("PCM") or out_subtype in ("ULAW", "ALAW") else None
+        limit = _pcm_limit(out_subtype)
         reader = SequentialReader(handle, source)
         clipped = 0
         with atomic_path(dest, suffix=dest.suffix) as tmp:
@@ -128,10 +134,52 @@ def enhance_file(enhancer: Enhancer, source: Path, dest: Path, seconds: ChunkSec
                     out.write(block)
                     if progress:
                         progress(len(block) / rate)
+    _warn_clipped(dest, clipped, out_subtype)
+    return FileResult(source, dest, total / rate, clipped)
+
+
+def _warn_clipped(dest: Path, clipped: int, subtype: str) -> None:
     if clipped:
         log.warning("%s: %d samples beyond full scale were clipped (%s output; use --subtype FLOAT to keep them)",
-                    dest, clipped, out_subtype)
-    return FileResult(source, dest, total / rate, clipped)
+                    dest, clipped, subtype)
+
+
+STREAM_BLOCK = 0.1  # seconds handed to the streaming enhancer at a time, as a live input would
+
+
+def stream_file(enhancer: Enhancer, source: Path, dest: Path, subtype: str | None = None,
+                progress: Callable[[float], None] | None = None) -> FileResult:
+    """Like :func:`enhance_file`, frame by frame with a causal model (:mod:`clearspeech.streaming`);
+    the file must be at the model's sample rate (resampling is not streamed)."""
+    from clearspeech.streaming import StreamingEnhancer, StreamingError
+
+    frame_seconds = enhancer.params.n_fft / enhancer.sample_rate
+    with _open_checked(source, frame_seconds) as handle:
+        if handle.samplerate != enhancer.sample_rate:
+            raise AudioError(f"{source}: --stream needs audio at the model's {enhancer.sample_rate} Hz, "
+                             f"not {handle.samplerate} Hz (enhance it without --stream)")
+        fmt, out_subtype = output_subtype(handle, dest, subtype)
+        limit = _pcm_limit(out_subtype)
+        try:
+            streamer = StreamingEnhancer(enhancer, handle.channels)
+        except StreamingError as err:
+            raise AudioError(f"{source}: {err}") from err
+        reader, block, clipped = SequentialReader(handle, source), int(STREAM_BLOCK * handle.samplerate), 0
+        with atomic_path(dest, suffix=dest.suffix) as tmp:
+            with sf.SoundFile(str(tmp), "w", handle.samplerate, handle.channels, out_subtype, format=fmt) as out:
+                for start in range(0, handle.frames, block):
+                    stop = min(handle.frames, start + block)
+                    piece = streamer.process(reader.read(start, stop))
+                    if stop == handle.frames:
+                        piece = np.concatenate([piece, streamer.flush()])
+                    piece, over = _clip(piece, limit)
+                    clipped += over
+                    out.write(piece)
+                    if progress:
+                        progress((stop - start) / handle.samplerate)
+    _warn_clipped(dest, clipped, out_subtype)
+    frame_ms = 1000.0 * streamer.frame_seconds / max(streamer.frame, 1)
+    return FileResult(source, dest, handle.frames / handle.samplerate, clipped, frame_ms)
 
 
 def audio_seconds(path: Path) -> float:

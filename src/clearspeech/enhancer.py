@@ -19,6 +19,8 @@ from torch import nn
 from clearspeech.audio import resample
 from clearspeech.checkpoint import load_checkpoint, model_from_checkpoint
 from clearspeech.chunking import ChunkPlan, aligned_grid, process_array
+from clearspeech.models import WAVEFORM_ARCHS
+from clearspeech.models.segan import enhance_waveform
 from clearspeech.stft import StftParams, istft, log_magnitude, stft
 
 
@@ -56,11 +58,27 @@ class Standardizer(nn.Module):
         return standardised * self.clean_std + self.clean_mean
 
 
-def output_to_log_magnitude(output: torch.Tensor, noisy_log_mag: torch.Tensor, target: str,
+OUTPUT_KINDS = ("mask", "log_magnitude", "magnitude")
+
+
+def output_kind(model: nn.Module) -> str:
+    """What a spectral model's output is: ``mask`` (in [0, 1], times the noisy magnitude),
+    ``log_magnitude`` (standardised clean log-magnitude) or ``magnitude`` (the clean magnitude)."""
+    kind = model.output_kind
+    kind = kind() if callable(kind) else kind
+    if kind not in OUTPUT_KINDS:
+        raise ValueError(f"{type(model).__name__}.output_kind is {kind!r}, not one of {OUTPUT_KINDS}")
+    return kind
+
+
+def output_to_log_magnitude(output: torch.Tensor, noisy_log_mag: torch.Tensor, kind: str,
                             standardizer: Standardizer) -> torch.Tensor:
-    """Model output ``(..., frames, bins)`` -> estimated clean log-magnitude, same shape."""
-    if target == "irm":
+    """Model output ``(..., frames, bins)`` of :func:`output_kind` ``kind`` -> estimated clean
+    log-magnitude, same shape."""
+    if kind == "mask":
         return noisy_log_mag + torch.log(output.float().clamp_min(1e-6))
+    if kind == "magnitude":
+        return torch.log(output.float().clamp_min(1e-7))
     return standardizer.unclean(output.float())
 
 
@@ -69,12 +87,17 @@ class Enhancer:
 
     def __init__(self, payload: dict[str, Any], device: str | torch.device = "cpu") -> None:
         stft_meta = payload["stft"]
-        self.params = StftParams(stft_meta["n_fft"], stft_meta["hop"], stft_meta["window"], stft_meta["sample_rate"])
-        self.floor = float(stft_meta["floor"])
-        self.target = payload["target"]
-        self.arch = payload["arch"]
+        self.arch, self.target = payload["arch"], payload["target"]
         self.device = torch.device(device)
         self.model = model_from_checkpoint(payload).to(self.device)
+        self.rate = int(stft_meta["sample_rate"])
+        if self.arch in WAVEFORM_ARCHS:  # no STFT: the model reads and writes waveforms
+            self.params, self.kind, self.waveform_config = None, "waveform", self.model.config
+            return
+        self.waveform_config = None
+        self.params = StftParams(stft_meta["n_fft"], stft_meta["hop"], stft_meta["window"], self.rate)
+        self.floor = float(stft_meta["floor"])
+        self.kind = output_kind(self.model)
         self.standardizer = Standardizer(payload["stats"]).to(self.device)
 
     @classmethod
@@ -83,18 +106,30 @@ class Enhancer:
 
     @property
     def sample_rate(self) -> int:
-        return self.params.sample_rate
+        return self.rate
+
+    @property
+    def frame_samples(self) -> int:
+        """The shortest input that fills one analysis frame (STFT size; 1 for waveform models)."""
+        return self.params.n_fft if self.params else 1
+
+    @property
+    def hop(self) -> int:
+        """Chunk boundaries fall on multiples of this many model-rate samples."""
+        return self.params.hop if self.params else 1
 
     @torch.inference_mode()
     def enhance_batch(self, waves: torch.Tensor) -> torch.Tensor:
         """``(batch, samples)`` float32 -> ``(batch, samples)``; inputs shorter than one frame are
         zero-padded to ``n_fft`` and the output cut back to their length."""
+        if self.waveform_config is not None:
+            return enhance_waveform(self.model, waves.to(self.device), self.waveform_config).cpu()
         samples = waves.shape[-1]
         padded = nn.functional.pad(waves, (0, max(0, self.params.n_fft - samples)))
         spec = stft(padded.to(self.device), self.params)
         noisy_log = log_magnitude(spec, self.floor)
         output = self.model(self.standardizer.noisy(noisy_log))
-        estimate = output_to_log_magnitude(output, noisy_log, self.target, self.standardizer)
+        estimate = output_to_log_magnitude(output, noisy_log, self.kind, self.standardizer)
         enhanced = istft(torch.polar(estimate.exp(), torch.angle(spec)), self.params, padded.shape[-1])
         return enhanced[..., :samples].cpu()
 
@@ -121,7 +156,7 @@ class Enhancer:
 
     def chunk_plan(self, rate: int, seconds: ChunkSeconds) -> ChunkPlan:
         """Chunks at ``rate`` whose boundaries fall on whole STFT hops of the model."""
-        grid = aligned_grid(rate, self.sample_rate, self.params.hop)
+        grid = aligned_grid(rate, self.sample_rate, self.hop)
         return ChunkPlan.from_seconds(rate, seconds.chunk, seconds.context, seconds.fade, grid)
 
     def enhance_signal(self, signal: np.ndarray, rate: int, seconds: ChunkSeconds = DEFAULT_CHUNKS) -> np.ndarray:

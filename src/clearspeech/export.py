@@ -25,8 +25,9 @@ import torch
 from torch import nn
 
 from clearspeech.checkpoint import model_from_checkpoint
-from clearspeech.enhancer import Standardizer, output_to_log_magnitude
+from clearspeech.enhancer import Standardizer, output_kind, output_to_log_magnitude
 from clearspeech.fsutil import atomic_path, file_digest, write_text_atomic
+from clearspeech.models import WAVEFORM_ARCHS
 
 OPSET = 17
 INPUT, OUTPUT = "noisy_magnitude", "enhanced_magnitude"
@@ -39,12 +40,12 @@ class SpectralGraph(nn.Module):
         super().__init__()
         self.model = model_from_checkpoint(payload)
         self.standardizer = Standardizer(payload["stats"])
-        self.target, self.floor = payload["target"], float(payload["stft"]["floor"])
+        self.kind, self.floor = output_kind(self.model), float(payload["stft"]["floor"])
 
     def forward(self, magnitude: torch.Tensor) -> torch.Tensor:
         noisy_log = torch.log(magnitude.clamp_min(self.floor))
         output = self.model(self.standardizer.noisy(noisy_log))
-        return output_to_log_magnitude(output, noisy_log, self.target, self.standardizer).exp()
+        return output_to_log_magnitude(output, noisy_log, self.kind, self.standardizer).exp()
 
 
 def metadata_path(onnx_path: Path) -> Path:
@@ -66,7 +67,12 @@ def metadata(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def export_onnx(payload: dict[str, Any], path: Path) -> dict[str, Any]:
-    """Write ``path`` (ONNX, checked) and its metadata JSON atomically; the metadata."""
+    """Write ``path`` (ONNX, checked) and its metadata JSON atomically; the metadata.
+
+    Spectral models only: :class:`ValueError` for a waveform model.
+    """
+    if payload["arch"] in WAVEFORM_ARCHS:
+        raise ValueError(f"ONNX export covers the spectral models; {payload['arch']} is a waveform model")
     graph = SpectralGraph(payload).eval()
     example = torch.rand(1, 64, payload["bins"])
     axes = {0: "batch", 1: "frames"}

@@ -27,10 +27,11 @@ from tqdm import tqdm
 
 from clearspeech.batches import Batch, CropBatches
 from clearspeech.checkpoint import load_checkpoint, save_checkpoint
-from clearspeech.enhancer import Standardizer, output_to_log_magnitude
+from clearspeech.enhancer import Standardizer, output_kind, output_to_log_magnitude
 from clearspeech.features import load_split
+from clearspeech.frontend import SpectralFrontEnd, WaveCropBatches, waveform_stats
 from clearspeech.fsutil import atomic_path, write_text_atomic
-from clearspeech.models import ModelParams, build_model, parameter_count
+from clearspeech.models import WAVEFORM_ARCHS, ModelParams, build_model, front_end_params, parameter_count
 
 log = logging.getLogger(__name__)
 
@@ -93,12 +94,7 @@ class Trainer:
         self.cfg, self.checkpoint_dir = cfg, Path(checkpoint_dir)
         self.device = resolve_device(cfg.device, cfg.threads)
         torch.manual_seed(cfg.seed)
-        features_dir = Path(features_dir)
-        self.stft = json.loads((features_dir / "stft.json").read_text())
-        self.stats = json.loads((features_dir / "stats.json").read_text())
-        self.train_data = CropBatches(load_split(features_dir, "train"), cfg.crop_frames, cfg.batch_size)
-        self.valid_data = CropBatches(load_split(features_dir, "valid"), cfg.crop_frames, cfg.batch_size)
-        self.steps = cfg.steps_per_epoch or math.ceil(self.train_data.total_frames / (cfg.batch_size * cfg.crop_frames))
+        self._load_data(Path(features_dir), model_params, cfg)
         self.base = {"arch": model_params.arch, "model_config": model_params.arch_config, "bins": self.stft["bins"],
                      "target": model_params.target, "stft": self.stft, "stats": self.stats}
         self.model = build_model(model_params.arch, self.base["model_config"], self.base["bins"], model_params.target)
@@ -113,6 +109,30 @@ class Trainer:
         log.info("%s (%s target): %d parameters, %d steps/epoch on %s",
                  model_params.arch, model_params.target, self.parameters, self.steps, self.device)
 
+    def _load_data(self, features_dir: Path, model_params: ModelParams, cfg: TrainConfig) -> None:
+        """The stored spectra when the model uses the features stage's STFT; otherwise its own
+        STFT of waveform crops of the same duration, standardised with train-split statistics."""
+        store = json.loads((features_dir / "stft.json").read_text())
+        params = front_end_params(model_params.arch, model_params.arch_config, store["sample_rate"])
+        train_split, valid_split = load_split(features_dir, "train"), load_split(features_dir, "valid")
+        if params is None:
+            self.front, self.stft = None, store
+            self.stats = json.loads((features_dir / "stats.json").read_text())
+            self.train_data = CropBatches(train_split, cfg.crop_frames, cfg.batch_size)
+            self.valid_data = CropBatches(valid_split, cfg.crop_frames, cfg.batch_size)
+            self.steps = cfg.steps_per_epoch or math.ceil(
+                self.train_data.total_frames / (cfg.batch_size * cfg.crop_frames))
+        else:
+            self.front = SpectralFrontEnd(params, store["floor"])
+            self.stft = dataclasses.asdict(params) | {"floor": store["floor"], "bins": params.bins}
+            log.info("%s front end: %d-point %s STFT, hop %d; statistics from the train waveforms",
+                     model_params.arch, params.n_fft, params.window, params.hop)
+            self.stats = waveform_stats(train_split, self.front)
+            crop = cfg.crop_frames * store["hop"]  # the same crop duration as the stored spectra's
+            self.train_data = WaveCropBatches(train_split, crop, cfg.batch_size)
+            self.valid_data = WaveCropBatches(valid_split, crop, cfg.batch_size)
+            self.steps = cfg.steps_per_epoch or math.ceil(self.train_data.total_samples / (cfg.batch_size * crop))
+
     def resume(self) -> bool:
         """Continue from ``last.pt`` when it belongs to this configuration."""
         last = self.checkpoint_dir / "last.pt"
@@ -126,6 +146,7 @@ class Trainer:
         self.optimizer.load_state_dict(payload["optimizer_state"])
         self.scheduler.load_state_dict(payload["scheduler_state"])
         torch.set_rng_state(payload["rng_state"].cpu())  # loaded onto the device, needed on the host
+        self.load_extra_state(payload)
         self.state = {key: payload[key] for key in self.state}
         log.info("resumed from %s after epoch %d", last, self.state["epoch"])
         return True
@@ -157,15 +178,11 @@ class Trainer:
         self.model.train()
         losses = []
         for _ in tqdm(range(self.steps), desc=f"epoch {epoch}", unit="step", leave=False):
-            loss = self._loss(self.train_data.random_batch(rng))
-            if not torch.isfinite(loss):
-                raise TrainingDiverged(f"training loss became {loss.item()} at epoch {epoch}; "
+            loss = self._train_step(self.train_data.random_batch(rng))
+            if not math.isfinite(loss):
+                raise TrainingDiverged(f"training loss became {loss} at epoch {epoch}; "
                                        "nothing was saved for this epoch (lower train.lr or check the features)")
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip_grad)
-            self.optimizer.step()
-            losses.append(loss.item())
+            losses.append(loss)
         valid_loss = self.validate()
         if not math.isfinite(valid_loss):
             raise TrainingDiverged(f"validation loss became {valid_loss} at epoch {epoch}; nothing was saved "
@@ -178,30 +195,52 @@ class Trainer:
                  epoch, row["train_loss"], valid_loss, row["lr"], row["seconds"])
         return row
 
+    def _train_step(self, batch: Batch) -> float:
+        """One optimiser step on ``batch``; its loss (not stepped when it is not finite)."""
+        loss = self._loss(batch)
+        if not torch.isfinite(loss):
+            return loss.item()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip_grad)
+        self.optimizer.step()
+        return loss.item()
+
     @torch.no_grad()
     def validate(self) -> float:
         """Weighted mean loss over the central crop of every validation mixture."""
         self.model.eval()
         total = weight = 0.0
         for batch in self.valid_data.central_batches():
-            total += self._loss(batch, reduce=False).item()
-            weight += float(batch[2].sum())
+            loss_sum, frames = self._loss(batch, reduce=False)
+            total, weight = total + loss_sum.item(), weight + frames.item()
         return total / weight
 
-    def _loss(self, batch: Batch, reduce: bool = True) -> torch.Tensor:
-        """Frame-weighted mean squared error in the model's output domain."""
+    def _loss(self, batch: Batch, reduce: bool = True) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Frame-weighted mean squared error in the model's output domain; with ``reduce=False``
+        the weighted sum and the weight (valid frames), for exact means over many batches."""
         noisy, clean, weights = (_to_device(array, self.device) for array in batch)
+        if self.front is not None:  # waveform crops: this model's own STFT, on the device
+            waves = noisy, clean
+            noisy, clean, weights = self.front.batch(noisy, clean, weights)
+        if hasattr(self.model, "loss"):  # the autoencoder: its own target (IBM/IRM/mapping) and loss
+            target = own_target(self.base["target"], self.model, self.front, *waves, clean, self.standardizer)
+            mean = self.model.loss(self.standardizer.noisy(noisy), target, weights)
+            return mean if reduce else (mean * weights.sum(), weights.sum())
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
             output = self.model(self.standardizer.noisy(noisy)).float()
+        kind = output_kind(self.model)
         if self.cfg.loss == "compressed":
-            estimate = output_to_log_magnitude(output, noisy, self.base["target"], self.standardizer)
+            estimate = output_to_log_magnitude(output, noisy, kind, self.standardizer)
             output, target = torch.exp(self.cfg.compress * estimate), torch.exp(self.cfg.compress * clean)
-        elif self.base["target"] == "irm":
+        elif kind == "mask":
             target = torch.exp(clean - noisy).clamp(0.0, 1.0)
+        elif kind == "magnitude":
+            target = torch.exp(clean)
         else:
             target = self.standardizer.clean(clean)
         squared = (output - target).square().mean(dim=-1) * weights  # (batch, frames)
-        return squared.sum() / weights.sum() if reduce else squared.sum()
+        return squared.sum() / weights.sum() if reduce else (squared.sum(), weights.sum())
 
     def _save(self, row: dict[str, float]) -> None:
         epoch = row["epoch"]
@@ -213,12 +252,34 @@ class Trainer:
         save_checkpoint(self.checkpoint_dir / "last.pt", {
             **self.model_payload(), "optimizer_state": self.optimizer.state_dict(),
             "scheduler_state": self.scheduler.state_dict(), "rng_state": torch.get_rng_state(),
-            "signature": self.signature, **self.state})
+            "signature": self.signature, **self.extra_state(), **self.state})
+
+    def extra_state(self) -> dict[str, Any]:
+        """More training state for ``last.pt`` (a GAN's discriminators); none here."""
+        return {}
+
+    def load_extra_state(self, payload: dict[str, Any]) -> None:
+        """Restore what :meth:`extra_state` saved."""
 
     def model_payload(self) -> dict[str, Any]:
         """What a checkpoint needs to rebuild and use the model, with the current weights."""
         weights = {key: value.detach().cpu() for key, value in self.model.state_dict().items()}
         return {**self.base, "model_state": weights, "epoch": self.state["epoch"]}
+
+
+def own_target(target: str, model: torch.nn.Module, front: SpectralFrontEnd, noisy_wave: torch.Tensor,
+               clean_wave: torch.Tensor, clean_log: torch.Tensor, standardizer: Standardizer) -> torch.Tensor:
+    """The training target ``(batch, frames, bins)`` of a model with its own loss: the ideal
+    binary or ratio mask from the clean and noise (noisy - clean) magnitudes, or the standardised
+    clean log-magnitude for ``mapping``."""
+    from clearspeech.models.autoencoder import ideal_binary_mask, ideal_ratio_mask
+
+    if target == "mapping":
+        return standardizer.clean(clean_log)
+    clean_mag, noise_mag = clean_log.exp(), front.log_spectra(noisy_wave - clean_wave).exp()
+    if target == "ibm":
+        return ideal_binary_mask(clean_mag, noise_mag, model.config.ibm_threshold_db)
+    return ideal_ratio_mask(clean_mag, noise_mag)
 
 
 def _to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -241,7 +302,12 @@ def train(features_dir: str | os.PathLike, model_params: ModelParams, cfg: Train
           on_epoch: Callable[[dict[str, float]], None] | None = None) -> dict[str, Any]:
     """Train (resuming when possible), then write the best model and ``train.json`` /
     ``train_curve.csv`` into ``metrics_dir``; returns the summary written to ``train.json``."""
-    trainer = Trainer(features_dir, model_params, cfg, checkpoint_dir)
+    trainer_cls = Trainer
+    if model_params.arch in WAVEFORM_ARCHS:
+        from clearspeech.train_gan import SEGANTrainer  # it imports this module
+
+        trainer_cls = SEGANTrainer
+    trainer = trainer_cls(features_dir, model_params, cfg, checkpoint_dir)
     trainer.resume()
     state = trainer.run(on_epoch)
     best = load_checkpoint(Path(checkpoint_dir) / "best.pt")

@@ -70,6 +70,11 @@ class CRNN(nn.Module):
         )
         self.out = nn.Linear(2 * config.rnn_hidden, bins)
 
+    @property
+    def output_kind(self) -> str:
+        """``mask`` for ``irm``, ``log_magnitude`` (standardised) for ``mapping``."""
+        return "mask" if self.target == "irm" else "log_magnitude"
+
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         batch, frames, _ = features.shape
         maps = torch.relu(self.conv(features.unsqueeze(1)))  # (batch, channels, frames, positions)
