@@ -52,7 +52,7 @@ def run_experiment(arch: str, minutes: float, data: list[str]) -> float:
     # Short epochs: the budget is checked after each epoch, and validation tracks progress.
     overrides = [*data, f"model.arch={arch}", f"train.max_minutes={minutes:g}", "train.steps_per_epoch=100",
                  "peers.peers=[]", *CPU_SIZES[arch]]
-    command = ["dvc", "exp", "run", "-n", f"compare-{arch}"]
+    command = ["dvc", "exp", "run", "-f", "-n", f"compare-{arch}"]  # -f: a rerun replaces it
     for override in overrides:
         command += ["-S", override]
     started = time.monotonic()

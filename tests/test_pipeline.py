@@ -30,8 +30,9 @@ TINY_TRAINING = {
 }
 
 
-def project_copy(tmp_path: Path, overrides: dict[str, dict]) -> Path:
-    """The pipeline files in tmp_path with params overridden, as a fresh DVC project."""
+def project_copy(tmp_path: Path, overrides: dict[str, dict], scm: bool = False) -> Path:
+    """The pipeline files in tmp_path with params overridden, as a fresh DVC project (in a fresh
+    git repository with everything committed when ``scm``, as ``dvc exp run`` needs)."""
     root = tmp_path / "project"
     for name in ("stages", "src"):
         shutil.copytree(REPO / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
@@ -41,14 +42,29 @@ def project_copy(tmp_path: Path, overrides: dict[str, dict]) -> Path:
     for section, values in overrides.items():
         params[section].update(values)
     (root / "params.yaml").write_text(yaml.safe_dump(params))
-    dvc(root, "init", "--no-scm", "-q")
+    if scm:
+        git(root, "init", "-q")
+        dvc(root, "init", "-q")
+    else:
+        dvc(root, "init", "--no-scm", "-q")
     dvc(root, "config", "cache.type", "reflink,hardlink,copy")
+    if scm:
+        (root / ".gitignore").write_text("/data/\n/models/\n/checkpoints\n/mlflow.db\n/mlartifacts/\n__pycache__/\n")
+        git(root, "add", "-A")
+        git(root, "-c", "user.name=test", "-c", "user.email=test@invalid", "commit", "-q", "-m", "project")
     return root
+
+
+def git(root: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
 
 
 def dvc(root: Path, *args: str) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "DVC_"))}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    for role in ("AUTHOR", "COMMITTER"):  # dvc exp run commits; CI may have no git identity
+        env.setdefault(f"GIT_{role}_NAME", "clearspeech-tests")
+        env.setdefault(f"GIT_{role}_EMAIL", "tests@clearspeech.invalid")
     done = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=root, env=env, capture_output=True, text=True)
     assert done.returncode == 0, f"dvc {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout
@@ -118,3 +134,25 @@ def test_repro_with_synthetic_source_needs_no_files(tmp_path):
     longer = (root / "metrics" / "train_curve.csv").read_text().splitlines()
     # Rows 1-2 equal to the byte, "seconds" included: they were resumed, not retrained.
     assert len(longer) == 1 + 3 and longer[:3] == curve
+
+
+ARCH_SIZES = {
+    "crn": {"channels": [4, 4, 8, 8, 8], "rnn_layers": 1},
+    "rced": {"repeats": 1},
+    "autoencoder": {"channels": [4, 8]},
+    "segan": {"window": 1024, "channels": [4, 8, 8, 16, 16], "kernel": 7},
+}
+
+
+def test_every_architecture_through_dvc_exp_run(tmp_path):
+    overrides = {"download": {"source": "synthetic", "synthetic_utterances": 8, "synthetic_noise_seconds": 20.0},
+                 "split": {"per_speaker": [6, 6], "sizes": [6, 4, 2]}, **TINY_TRAINING, "peers": {"peers": []}}
+    overrides["model"] = {**TINY_TRAINING["model"], **ARCH_SIZES}
+    root = project_copy(tmp_path, overrides, scm=True)
+    for arch in ARCH_SIZES:
+        dvc(root, "exp", "run", "-n", f"arch-{arch}", "-S", f"model.arch={arch}")
+        report = json.loads((root / "metrics" / "eval.json").read_text())
+        assert report["model"]["pesq_wb_n"] == 2 * 5 * 3 and json.loads(
+            (root / "metrics" / "train.json").read_text())["arch"] == arch
+    shown = dvc(root, "exp", "show", "--csv")
+    assert all(f"arch-{arch}" in shown for arch in ARCH_SIZES)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import inspect
 import json
 import logging
 import math
@@ -30,8 +31,15 @@ from clearspeech.checkpoint import load_checkpoint, save_checkpoint
 from clearspeech.enhancer import Standardizer, output_kind, output_to_log_magnitude
 from clearspeech.features import load_split
 from clearspeech.frontend import SpectralFrontEnd, WaveCropBatches, waveform_stats
-from clearspeech.fsutil import atomic_path, write_text_atomic
-from clearspeech.models import WAVEFORM_ARCHS, ModelParams, build_model, front_end_params, parameter_count
+from clearspeech.fsutil import atomic_path, file_digest, write_text_atomic
+from clearspeech.models import (
+    ARCHITECTURES,
+    WAVEFORM_ARCHS,
+    ModelParams,
+    build_model,
+    front_end_params,
+    parameter_count,
+)
 
 log = logging.getLogger(__name__)
 
@@ -291,9 +299,11 @@ def _to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
 
 
 def _signature(base: dict[str, Any], cfg: TrainConfig) -> str:
-    """Hash of everything that makes a checkpoint belong to this run."""
+    """Hash of everything that makes a checkpoint belong to this run: model and training params,
+    data statistics, and the architecture's source file (a fix there must not resume old weights)."""
     settings = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in _RESUMABLE}
-    text = json.dumps({**base, "train": settings}, sort_keys=True, default=str)
+    code = file_digest(inspect.getsourcefile(ARCHITECTURES[base["arch"]][1]))
+    text = json.dumps({**base, "train": settings, "code": code}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -84,7 +84,7 @@ class SEGANTrainer(Trainer):
         self.discriminator.train()
         noisy, clean, _ = self._windows(batch)
         losses = train_step(self.model, self.discriminator, self.noise_discriminator, self.optimizer,
-                            self.optimizer_d, noisy, clean, self.config)
+                            self.optimizer_d, noisy, clean, self.config, self.cfg.clip_grad)
         return losses["g_l1"]
 
     @torch.no_grad()

@@ -213,3 +213,28 @@ def test_bad_configs_are_rejected(overrides, match):
 def test_unknown_keys_are_rejected():
     with pytest.raises(ValueError, match="unknown keys"):
         from_mapping(SEGANConfig, {"virtual_batch_norm": True})
+
+
+@pytest.mark.parametrize("clip", [None, 0.5])
+def test_clip_grad_bounds_every_update(clip):
+    torch.manual_seed(0)
+    config = tiny()
+    generator, (discriminator, _) = Generator(config), build_discriminators(config)
+    opt_g, opt_d = make_optimizers(generator, discriminator, None, config)
+    norms = []
+    for optimizer in (opt_g, opt_d):
+        step = optimizer.step
+
+        def recorded(*args, _step=step, _optimizer=optimizer, **kwargs):
+            grads = [p.grad for group in _optimizer.param_groups for p in group["params"] if p.grad is not None]
+            norms.append(float(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))))
+            return _step(*args, **kwargs)
+
+        optimizer.step = recorded
+    noisy, clean = tone_batch(config.window)
+    train_step(generator, discriminator, None, opt_g, opt_d, noisy, clean, config, clip_grad=clip)
+    assert len(norms) == 2
+    if clip is None:
+        assert max(norms) > 0.5  # unclipped, the first LSGAN + 100 x L1 gradients are large
+    else:
+        assert max(norms) <= clip * 1.0001

@@ -289,6 +289,15 @@ def _frozen(*modules: nn.Module | None) -> Iterator[None]:
             p.requires_grad_(True)
 
 
+def _clip(optimizer: torch.optim.Optimizer, max_norm: float | None) -> None:
+    """Clip the gradient norm of everything ``optimizer`` updates. Early LSGAN steps can throw the
+    generator into tanh saturation (L1 stuck at 1.0, measured on ARCTIC mixtures at 2e-4), from
+    which its gradients never recover; a bounded step prevents that."""
+    if max_norm:
+        params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        torch.nn.utils.clip_grad_norm_(params, max_norm)
+
+
 def train_step(
     generator: Generator,
     discriminator: Discriminator,
@@ -298,10 +307,12 @@ def train_step(
     noisy: torch.Tensor,
     clean: torch.Tensor,
     config: SEGANConfig,
+    clip_grad: float | None = None,
 ) -> dict[str, float]:
     """One discriminator update then one generator update on pre-emphasised windows ``(batch, window)``.
 
-    ``opt_d`` covers both discriminators (see :func:`make_optimizers`). Returns the losses as floats:
+    ``opt_d`` covers both discriminators (see :func:`make_optimizers`); ``clip_grad`` bounds each
+    update's gradient norm (None: unbounded, as in the paper). Returns the losses as floats:
     ``d_loss``, ``d_real``/``d_fake`` (mean scores), ``g_loss``, ``g_adv``, ``g_l1`` (unweighted mean
     absolute error), and with the noise discriminator ``nd_loss`` and ``g_noise_adv``.
     """
@@ -321,6 +332,7 @@ def train_step(
         d_loss = d_loss + nd_loss
     opt_d.zero_grad(set_to_none=True)
     d_loss.backward()
+    _clip(opt_d, clip_grad)
     opt_d.step()
 
     with _frozen(discriminator, noise_discriminator):
@@ -333,6 +345,7 @@ def train_step(
             g_loss = g_loss + noise_adversarial
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
+    _clip(opt_g, clip_grad)
     opt_g.step()
     return {**stats, "g_loss": g_loss.item(), "g_adv": adversarial.item(), "g_l1": l1.item()}
 
