@@ -149,10 +149,13 @@ def test_every_architecture_through_dvc_exp_run(tmp_path):
                  "split": {"per_speaker": [6, 6], "sizes": [6, 4, 2]}, **TINY_TRAINING, "peers": {"peers": []}}
     overrides["model"] = {**TINY_TRAINING["model"], **ARCH_SIZES}
     root = project_copy(tmp_path, overrides, scm=True)
-    for arch in ARCH_SIZES:
+    # crn stands for the spectral models with their own STFT (rced and the autoencoder take the
+    # same path and train through train() in test_train_architectures.py); segan is the waveform
+    # GAN. All four cost 5 minutes here, half the suite's budget.
+    for arch in ("crn", "segan"):
         dvc(root, "exp", "run", "-n", f"arch-{arch}", "-S", f"model.arch={arch}")
         report = json.loads((root / "metrics" / "eval.json").read_text())
         assert report["model"]["pesq_wb_n"] == 2 * 5 * 3 and json.loads(
             (root / "metrics" / "train.json").read_text())["arch"] == arch
     shown = dvc(root, "exp", "show", "--csv")
-    assert all(f"arch-{arch}" in shown for arch in ARCH_SIZES)
+    assert "arch-crn" in shown and "arch-segan" in shown
