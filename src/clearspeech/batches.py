@@ -15,31 +15,43 @@ from clearspeech.features import FeatureSplit
 Batch = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
-class CropBatches:
-    """Fixed-length crops of one split: random ones for training, central ones for validation."""
+class Crops:
+    """Fixed-length crops of items of ``lengths``: random ones for training, central ones for
+    validation. Subclasses cut the rows and offsets into arrays (``_cut``)."""
+
+    def __init__(self, lengths: np.ndarray, crop: int, batch_size: int) -> None:
+        self.lengths, self.crop, self.batch_size = lengths, crop, batch_size
+
+    def random_batch(self, rng: np.random.Generator):
+        """Items drawn in proportion to their length (every unit equally likely), random offsets."""
+        rows = rng.choice(len(self.lengths), size=self.batch_size, p=self.lengths / self.lengths.sum())
+        offsets = rng.integers(0, np.maximum(self.lengths[rows] - self.crop, 0) + 1)
+        return self._cut(rows, offsets)
+
+    def central_batches(self) -> Iterator:
+        """Every item once, its central crop; deterministic, so losses compare across epochs."""
+        rows = np.arange(len(self.lengths))
+        offsets = np.maximum(self.lengths - self.crop, 0) // 2
+        for first in range(0, len(rows), self.batch_size):
+            chosen = slice(first, first + self.batch_size)
+            yield self._cut(rows[chosen], offsets[chosen])
+
+    def _cut(self, rows: np.ndarray, offsets: np.ndarray):
+        raise NotImplementedError
+
+
+class CropBatches(Crops):
+    """Crops of ``crop_frames`` frames of one split's stored spectra."""
 
     def __init__(self, split: FeatureSplit, crop_frames: int, batch_size: int) -> None:
-        self.split, self.crop, self.batch_size = split, crop_frames, batch_size
+        super().__init__(split.index["frames"].to_numpy(), crop_frames, batch_size)
+        self.split = split
         self.starts = split.index["start"].to_numpy()
-        self.frames = split.index["frames"].to_numpy()
+        self.frames = self.lengths
 
     @property
     def total_frames(self) -> int:
         return int(self.frames.sum())
-
-    def random_batch(self, rng: np.random.Generator) -> Batch:
-        """Mixtures drawn in proportion to their length (every frame equally likely), random offsets."""
-        rows = rng.choice(len(self.frames), size=self.batch_size, p=self.frames / self.frames.sum())
-        offsets = rng.integers(0, np.maximum(self.frames[rows] - self.crop, 0) + 1)
-        return self._cut(rows, offsets)
-
-    def central_batches(self) -> Iterator[Batch]:
-        """Every mixture once, its central crop; deterministic, so losses compare across epochs."""
-        rows = np.arange(len(self.frames))
-        offsets = np.maximum(self.frames - self.crop, 0) // 2
-        for first in range(0, len(rows), self.batch_size):
-            chosen = slice(first, first + self.batch_size)
-            yield self._cut(rows[chosen], offsets[chosen])
 
     def _cut(self, rows: np.ndarray, offsets: np.ndarray) -> Batch:
         bins = self.split.noisy.shape[1]

@@ -9,11 +9,11 @@ standardisation statistics come from the train split's waveforms, as the feature
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 
 import numpy as np
 import torch
 
+from clearspeech.batches import Crops
 from clearspeech.features import FeatureSplit
 from clearspeech.stft import StftParams, log_magnitude, stft
 
@@ -65,7 +65,7 @@ def waveform_stats(split: FeatureSplit, front: SpectralFrontEnd, chunk: int = 64
     return stats
 
 
-class WaveCropBatches:
+class WaveCropBatches(Crops):
     """Fixed-length waveform crops of one split: random for training, central for validation.
 
     A batch is noisy and clean ``(batch, samples)`` float32 and the true lengths ``(batch,)``
@@ -73,27 +73,14 @@ class WaveCropBatches:
     """
 
     def __init__(self, split: FeatureSplit, crop_samples: int, batch_size: int) -> None:
-        self.split, self.crop, self.batch_size = split, crop_samples, batch_size
+        super().__init__(split.index["samples"].to_numpy(), crop_samples, batch_size)
+        self.split = split
         self.starts = split.index["sample_start"].to_numpy()
-        self.samples = split.index["samples"].to_numpy()
+        self.samples = self.lengths
 
     @property
     def total_samples(self) -> int:
         return int(self.samples.sum())
-
-    def random_batch(self, rng: np.random.Generator) -> WaveBatch:
-        """Mixtures drawn in proportion to their length, random offsets."""
-        rows = rng.choice(len(self.samples), size=self.batch_size, p=self.samples / self.samples.sum())
-        offsets = rng.integers(0, np.maximum(self.samples[rows] - self.crop, 0) + 1)
-        return self._cut(rows, offsets)
-
-    def central_batches(self) -> Iterator[WaveBatch]:
-        """Every mixture once, its central crop; deterministic."""
-        rows = np.arange(len(self.samples))
-        offsets = np.maximum(self.samples - self.crop, 0) // 2
-        for first in range(0, len(rows), self.batch_size):
-            chosen = slice(first, first + self.batch_size)
-            yield self._cut(rows[chosen], offsets[chosen])
 
     def _cut(self, rows: np.ndarray, offsets: np.ndarray) -> WaveBatch:
         noisy = np.zeros((len(rows), self.crop), dtype=np.float32)
