@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +13,11 @@ import torch
 from clearspeech import synthetic
 from clearspeech.audio import write_audio
 from clearspeech.checkpoint import save_checkpoint
+from clearspeech.config import from_mapping
 from clearspeech.features import FeaturesConfig, extract_features
 from clearspeech.mixing import mix
-from clearspeech.models import build_model
+from clearspeech.models import ARCHITECTURES, build_model, front_end_params
+from clearspeech.stft import StftParams
 
 # Tiny models run fastest on one thread; two oversubscribe this 2-core machine (and CI's).
 torch.set_num_threads(1)
@@ -73,16 +76,20 @@ TINY_CRNN = {"channels": 4, "kernel_freq": 32, "kernel_time": 3, "stride_freq": 
              "rnn_layers": 1, "dropout": 0.0}
 
 
-def write_checkpoint(path: Path, seed: int = 0, target: str = "irm") -> Path:
-    """A loadable tiny CRNN checkpoint with random weights (``seed`` makes distinct files)."""
+def write_checkpoint(path: Path, seed: int = 0, target: str = "irm", arch: str = "crnn",
+                     config: dict | None = None, stats: tuple[float, float] = (0.0, 1.0)) -> Path:
+    """A loadable checkpoint with random weights (``seed`` makes distinct files): the tiny CRNN
+    by default, or spectral ``arch`` with ``config`` over its defaults (its own STFT). ``stats``:
+    the per-bin (mean, std) of every standardisation."""
     torch.manual_seed(seed)
-    bins = 257
+    config = dataclasses.asdict(from_mapping(ARCHITECTURES[arch][0], TINY_CRNN if arch == "crnn" else config or {}))
+    params = front_end_params(arch, config, 16000) or StftParams()
     save_checkpoint(path, {
-        "arch": "crnn", "model_config": TINY_CRNN, "bins": bins, "target": target,
-        "stft": {"n_fft": 512, "hop": 128, "window": "hann", "sample_rate": 16000, "floor": 1e-5},
-        "stats": {"noisy_mean": [0.0] * bins, "noisy_std": [1.0] * bins, "clean_mean": [0.0] * bins,
-                  "clean_std": [1.0] * bins},
-        "model_state": build_model("crnn", TINY_CRNN, bins, target).state_dict(),
+        "arch": arch, "model_config": config, "bins": params.bins, "target": target,
+        "stft": {**dataclasses.asdict(params), "floor": 1e-5},
+        "stats": {f"{kind}_{stat}": [stats[stat == "std"]] * params.bins
+                  for kind in ("noisy", "clean") for stat in ("mean", "std")},
+        "model_state": build_model(arch, config, params.bins, target).state_dict(),
     })
     return path
 

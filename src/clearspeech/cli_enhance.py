@@ -87,7 +87,7 @@ def _run_jobs(enhancer: Enhancer, jobs: list, seconds: ChunkSeconds, subtype: st
     """Enhance every job, report failures one line each, print the summary; the failure count."""
     durations = [audio_seconds(job.source) for job in jobs]
     total = sum(d for d in durations if math.isfinite(d))
-    started, done, audio, failed, frame_ms = time.perf_counter(), 0, 0.0, 0, []
+    started, done, audio, failed, frame_ms, latency = time.perf_counter(), 0, 0.0, 0, [], None
     with tqdm(total=round(total, 2), unit="s", disable=True if quiet else None, desc="enhance",
               bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s audio [{elapsed}<{remaining}]") as bar:
         for job, duration in zip(jobs, durations):
@@ -101,6 +101,7 @@ def _run_jobs(enhancer: Enhancer, jobs: list, seconds: ChunkSeconds, subtype: st
                 if stream:
                     result = stream_file(enhancer, job.source, job.dest, subtype, step)
                     frame_ms.append(result.frame_ms)
+                    latency = result.latency_ms
                 else:
                     result = enhance_file(enhancer, job.source, job.dest, seconds, subtype, step)
             except AudioError as err:
@@ -113,8 +114,7 @@ def _run_jobs(enhancer: Enhancer, jobs: list, seconds: ChunkSeconds, subtype: st
     wall = time.perf_counter() - started
     rtf = f", real-time factor {wall / audio:.3f}" if audio else ""
     if frame_ms:
-        latency = 1000.0 * (enhancer.params.n_fft - 1) / enhancer.sample_rate
-        hop = 1000.0 * enhancer.params.hop / enhancer.sample_rate
+        hop = 1000.0 * enhancer.hop / enhancer.sample_rate
         rtf += (f"; streamed: {np.mean(frame_ms):.2f} ms of model compute per {hop:g} ms frame, "
                 f"algorithmic latency {latency:.1f} ms")
     click.echo(f"enhanced {done} of {len(jobs)} files ({failed} failed): {audio:.1f} s of audio in "

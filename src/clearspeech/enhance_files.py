@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +35,7 @@ class FileResult:
     seconds: float
     clipped: int
     frame_ms: float | None = None  # streaming: model compute per frame (all channels)
+    latency_ms: float | None = None  # streaming: algorithmic latency
 
 
 class SequentialReader:
@@ -109,6 +110,26 @@ def _clip(block: np.ndarray, limit: float | None) -> tuple[np.ndarray, int]:
     return (np.clip(block, -limit, limit) if over else block), over
 
 
+def _write(handle: sf.SoundFile, dest: Path, subtype: str | None, blocks: Iterator[np.ndarray],
+           progress: Callable[[float], None] | None) -> int:
+    """Write ``blocks`` (``(n, channels)`` at the input's rate) to ``dest`` through a temporary
+    file, in ``dest``'s format and :func:`output_subtype`; the count of samples clipped to fit."""
+    fmt, out_subtype = output_subtype(handle, dest, subtype)
+    limit, clipped = _pcm_limit(out_subtype), 0
+    with atomic_path(dest, suffix=dest.suffix) as tmp:
+        with sf.SoundFile(str(tmp), "w", handle.samplerate, handle.channels, out_subtype, format=fmt) as out:
+            for block in blocks:
+                block, over = _clip(block, limit)
+                clipped += over
+                out.write(block)
+                if progress:
+                    progress(len(block) / handle.samplerate)
+    if clipped:
+        log.warning("%s: %d samples beyond full scale were clipped (%s output; use --subtype FLOAT to keep them)",
+                    dest, clipped, out_subtype)
+    return clipped
+
+
 def enhance_file(enhancer: Enhancer, source: Path, dest: Path, seconds: ChunkSeconds = DEFAULT_CHUNKS,
                  subtype: str | None = None, progress: Callable[[float], None] | None = None) -> FileResult:
     """Enhance ``source`` into ``dest`` (written atomically), keeping rate and channels.
@@ -117,31 +138,12 @@ def enhance_file(enhancer: Enhancer, source: Path, dest: Path, seconds: ChunkSec
     cannot hold samples beyond full scale: those are clipped and counted (logged as a warning).
     ``progress`` is called with the audio seconds of each finished block.
     """
-    frame_seconds = enhancer.frame_samples / enhancer.sample_rate
-    with _open_checked(source, frame_seconds) as handle:
+    with _open_checked(source, enhancer.frame_samples / enhancer.sample_rate) as handle:
         rate, total = handle.samplerate, handle.frames
-        fmt, out_subtype = output_subtype(handle, dest, subtype)
-        limit = _pcm_limit(out_subtype)
-        reader = SequentialReader(handle, source)
-        clipped = 0
-        with atomic_path(dest, suffix=dest.suffix) as tmp:
-            with sf.SoundFile(str(tmp), "w", rate, handle.channels, out_subtype, format=fmt) as out:
-                blocks = overlap_add(enhancer.chunk_plan(rate, seconds), total, reader.read,
-                                     enhancer.segment_processor(rate))
-                for block in blocks:
-                    block, over = _clip(block, limit)
-                    clipped += over
-                    out.write(block)
-                    if progress:
-                        progress(len(block) / rate)
-    _warn_clipped(dest, clipped, out_subtype)
+        blocks = overlap_add(enhancer.chunk_plan(rate, seconds), total, SequentialReader(handle, source).read,
+                             enhancer.segment_processor(rate))
+        clipped = _write(handle, dest, subtype, blocks, progress)
     return FileResult(source, dest, total / rate, clipped)
-
-
-def _warn_clipped(dest: Path, clipped: int, subtype: str) -> None:
-    if clipped:
-        log.warning("%s: %d samples beyond full scale were clipped (%s output; use --subtype FLOAT to keep them)",
-                    dest, clipped, subtype)
 
 
 STREAM_BLOCK = 0.1  # seconds handed to the streaming enhancer at a time, as a live input would
@@ -153,33 +155,26 @@ def stream_file(enhancer: Enhancer, source: Path, dest: Path, subtype: str | Non
     the file must be at the model's sample rate (resampling is not streamed)."""
     from clearspeech.streaming import StreamingEnhancer, StreamingError
 
-    frame_seconds = enhancer.params.n_fft / enhancer.sample_rate
-    with _open_checked(source, frame_seconds) as handle:
+    with _open_checked(source, enhancer.frame_samples / enhancer.sample_rate) as handle:
         if handle.samplerate != enhancer.sample_rate:
             raise AudioError(f"{source}: --stream needs audio at the model's {enhancer.sample_rate} Hz, "
                              f"not {handle.samplerate} Hz (enhance it without --stream)")
-        fmt, out_subtype = output_subtype(handle, dest, subtype)
-        limit = _pcm_limit(out_subtype)
         try:
             streamer = StreamingEnhancer(enhancer, handle.channels)
         except StreamingError as err:
             raise AudioError(f"{source}: {err}") from err
-        reader, block, clipped = SequentialReader(handle, source), int(STREAM_BLOCK * handle.samplerate), 0
-        with atomic_path(dest, suffix=dest.suffix) as tmp:
-            with sf.SoundFile(str(tmp), "w", handle.samplerate, handle.channels, out_subtype, format=fmt) as out:
-                for start in range(0, handle.frames, block):
-                    stop = min(handle.frames, start + block)
-                    piece = streamer.process(reader.read(start, stop))
-                    if stop == handle.frames:
-                        piece = np.concatenate([piece, streamer.flush()])
-                    piece, over = _clip(piece, limit)
-                    clipped += over
-                    out.write(piece)
-                    if progress:
-                        progress((stop - start) / handle.samplerate)
-    _warn_clipped(dest, clipped, out_subtype)
+        clipped = _write(handle, dest, subtype, _streamed(streamer, SequentialReader(handle, source)), progress)
     frame_ms = 1000.0 * streamer.frame_seconds / max(streamer.frame, 1)
-    return FileResult(source, dest, handle.frames / handle.samplerate, clipped, frame_ms)
+    return FileResult(source, dest, handle.frames / handle.samplerate, clipped, frame_ms, streamer.latency_ms)
+
+
+def _streamed(streamer, reader: SequentialReader) -> Iterator[np.ndarray]:
+    """The streamer's output for the reader's file, fed :data:`STREAM_BLOCK` seconds at a time."""
+    total, block = reader.handle.frames, int(STREAM_BLOCK * reader.handle.samplerate)
+    for start in range(0, total, block):
+        stop = min(total, start + block)
+        yield streamer.process(reader.read(start, stop))
+    yield streamer.flush()
 
 
 def audio_seconds(path: Path) -> float:

@@ -81,7 +81,7 @@ def extract_features(manifest: pd.DataFrame, cfg: FeaturesConfig, out_dir: str |
                 raise ValueError(f"the mixture manifest has no {split} rows")
             sums = _write_split(rows, cfg, staging / split)
             if split == "train":
-                stats = _finish_stats(sums)
+                stats = finish_stats(sums)
         write_text_atomic(staging / "stats.json", json.dumps(stats, indent=1))
         meta = dataclasses.asdict(params) | {"floor": cfg.floor, "dtype": cfg.dtype, "bins": params.bins}
         write_text_atomic(staging / "stft.json", json.dumps(meta, indent=1))
@@ -134,8 +134,9 @@ def _utterance_features(job: tuple[str, str, FeaturesConfig]) -> tuple[list[np.n
     return spectra, waves
 
 
-def _finish_stats(sums: dict) -> dict:
-    """Mean and standard deviation per bin from running sums."""
+def finish_stats(sums: dict) -> dict:
+    """Mean and standard deviation per bin from running float64 sums: ``<kind>_sum`` and
+    ``<kind>_sumsq`` for ``noisy`` and ``clean``, and the ``frames`` counted."""
     stats = {"train_frames": int(sums["frames"])}
     for kind in ("noisy", "clean"):
         mean = sums[f"{kind}_sum"] / sums["frames"]

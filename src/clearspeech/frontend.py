@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from clearspeech.batches import Crops
-from clearspeech.features import FeatureSplit
+from clearspeech.features import FeatureSplit, finish_stats
 from clearspeech.stft import StftParams, log_magnitude, stft
 
 WaveBatch = tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -43,26 +43,19 @@ class SpectralFrontEnd:
         return noisy_log, clean_log, self.frame_weights(lengths, noisy_log.shape[1])
 
 
-def waveform_stats(split: FeatureSplit, front: SpectralFrontEnd, chunk: int = 64) -> dict[str, list[float]]:
-    """Per-bin mean and standard deviation of noisy and clean log-magnitudes over every
-    mixture of ``split`` (float64 sums), the keys of ``stats.json``."""
-    sums = {f"{kind}_{stat}": np.zeros(front.params.bins) for kind in ("noisy", "clean") for stat in ("s", "ss")}
-    frames = 0
-    rows = split.index[["sample_start", "samples"]].to_numpy()
-    for first in range(0, len(rows), chunk):
-        for start, samples in rows[first:first + chunk]:
-            for kind in ("noisy", "clean"):
-                wave = torch.from_numpy(np.asarray(getattr(split, f"{kind}_wave")[start:start + samples], np.float32))
-                values = front.log_spectra(wave).double().numpy()
-                sums[f"{kind}_s"] += values.sum(axis=0)
-                sums[f"{kind}_ss"] += np.square(values).sum(axis=0)
-            frames += front.params.frames(int(samples))
-    stats: dict[str, list[float]] = {}
-    for kind in ("noisy", "clean"):
-        mean = sums[f"{kind}_s"] / frames
-        stats[f"{kind}_mean"] = mean.tolist()
-        stats[f"{kind}_std"] = np.sqrt(np.maximum(sums[f"{kind}_ss"] / frames - mean**2, 1e-12)).tolist()
-    return stats
+def waveform_stats(split: FeatureSplit, front: SpectralFrontEnd) -> dict:
+    """Per-bin mean and standard deviation of noisy and clean log-magnitudes over every mixture
+    of ``split``, as the features stage's ``stats.json`` (same keys, same arithmetic)."""
+    sums = {f"{kind}_{stat}": np.zeros(front.params.bins) for kind in ("noisy", "clean") for stat in ("sum", "sumsq")}
+    sums["frames"] = 0
+    for start, samples in split.index[["sample_start", "samples"]].to_numpy():
+        for kind in ("noisy", "clean"):
+            wave = torch.from_numpy(np.asarray(getattr(split, f"{kind}_wave")[start:start + samples], np.float32))
+            values = front.log_spectra(wave).double().numpy()
+            sums[f"{kind}_sum"] += values.sum(axis=0)
+            sums[f"{kind}_sumsq"] += np.square(values).sum(axis=0)
+        sums["frames"] += front.params.frames(int(samples))
+    return finish_stats(sums)
 
 
 class WaveCropBatches(Crops):

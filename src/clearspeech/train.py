@@ -99,9 +99,7 @@ class Trainer:
 
     def __init__(self, features_dir: str | os.PathLike, model_params: ModelParams, cfg: TrainConfig,
                  checkpoint_dir: str | os.PathLike) -> None:
-        self.cfg, self.checkpoint_dir = cfg, Path(checkpoint_dir)
-        self.device = resolve_device(cfg.device, cfg.threads)
-        torch.manual_seed(cfg.seed)
+        self._begin(cfg, checkpoint_dir)
         self._load_data(Path(features_dir), model_params, cfg)
         self.base = {"arch": model_params.arch, "model_config": model_params.arch_config, "bins": self.stft["bins"],
                      "target": model_params.target, "stft": self.stft, "stats": self.stats}
@@ -109,13 +107,23 @@ class Trainer:
         self.model.to(self.device)
         self.standardizer = Standardizer(self.stats).to(self.device)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            self.optimizer, factor=cfg.lr_factor, patience=cfg.lr_patience)
-        self.signature = _signature(self.base, cfg)
-        self.state: dict[str, Any] = {"epoch": 0, "best_valid_loss": math.inf, "best_epoch": 0, "history": []}
-        self.parameters = parameter_count(self.model)
+        self._end()
         log.info("%s (%s target): %d parameters, %d steps/epoch on %s",
                  model_params.arch, model_params.target, self.parameters, self.steps, self.device)
+
+    def _begin(self, cfg: TrainConfig, checkpoint_dir: str | os.PathLike) -> None:
+        """Settings, device and seed, before anything random is built."""
+        self.cfg, self.checkpoint_dir = cfg, Path(checkpoint_dir)
+        self.device = resolve_device(cfg.device, cfg.threads)
+        torch.manual_seed(cfg.seed)
+
+    def _end(self) -> None:
+        """Schedule, signature and fresh state, once ``base``, ``model`` and ``optimizer`` exist."""
+        self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            self.optimizer, factor=self.cfg.lr_factor, patience=self.cfg.lr_patience)
+        self.signature = _signature(self.base, self.cfg)
+        self.state: dict[str, Any] = {"epoch": 0, "best_valid_loss": math.inf, "best_epoch": 0, "history": []}
+        self.parameters = parameter_count(self.model)
 
     def _load_data(self, features_dir: Path, model_params: ModelParams, cfg: TrainConfig) -> None:
         """The stored spectra when the model uses the features stage's STFT; otherwise its own

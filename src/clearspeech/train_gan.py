@@ -32,7 +32,7 @@ from clearspeech.models.segan import (
     preemphasis,
     train_step,
 )
-from clearspeech.train import TrainConfig, Trainer, _signature, _to_device, resolve_device
+from clearspeech.train import TrainConfig, Trainer, _to_device
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +43,7 @@ class SEGANTrainer(Trainer):
     def __init__(self, features_dir: str | os.PathLike, model_params: ModelParams, cfg: TrainConfig,
                  checkpoint_dir: str | os.PathLike) -> None:
         # Not Trainer.__init__: that one builds a spectral model and its data.
-        self.cfg, self.checkpoint_dir = cfg, Path(checkpoint_dir)
-        self.device = resolve_device(cfg.device, cfg.threads)
-        torch.manual_seed(cfg.seed)
+        self._begin(cfg, checkpoint_dir)
         self.config = from_mapping(SEGANConfig, model_params.arch_config)
         features_dir = Path(features_dir)
         store = json.loads((features_dir / "stft.json").read_text())
@@ -63,11 +61,7 @@ class SEGANTrainer(Trainer):
             None if d is None else d.to(self.device) for d in build_discriminators(self.config))
         self.optimizer, self.optimizer_d = make_optimizers(
             self.model, self.discriminator, self.noise_discriminator, self.config)
-        self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            self.optimizer, factor=cfg.lr_factor, patience=cfg.lr_patience)
-        self.signature = _signature(self.base, cfg)
-        self.state: dict[str, Any] = {"epoch": 0, "best_valid_loss": math.inf, "best_epoch": 0, "history": []}
-        self.parameters = parameter_count(self.model)
+        self._end()
         log.info("segan: generator %d parameters, discriminator %d, %d steps/epoch of %d-sample windows on %s",
                  self.parameters, parameter_count(self.discriminator), self.steps, self.config.window, self.device)
 

@@ -3,7 +3,11 @@ import torch
 from torch import nn
 
 from clearspeech.config import from_mapping
+from clearspeech.enhancer import Enhancer
 from clearspeech.models.crn import CRN, CRNConfig, CRNStream
+from clearspeech.streaming import StreamingEnhancer
+
+from conftest import write_checkpoint
 
 SMALL = {"channels": (4, 8, 8, 16, 16)}
 
@@ -102,10 +106,12 @@ def test_streaming_equals_offline(target, kernel_time):
         assert (online - offline).abs().max() < 1e-4
 
 
-def test_stream_latency_and_mode():
+def test_stream_latency_and_mode(tmp_path):
     model = small_eval_model("irm")
-    stream = CRNStream(model)
-    assert stream.lookahead_frames == 0 and stream.latency_ms() == pytest.approx(20.0)
+    CRNStream(model)  # an eval-mode model streams
+    # No look-ahead frame: the latency is one analysis window of the default STFT (less one sample).
+    enhancer = Enhancer.from_checkpoint(write_checkpoint(tmp_path / "m.pt", arch="crn", config={}))
+    assert StreamingEnhancer(enhancer, channels=1).latency_ms == pytest.approx(20.0, abs=0.07)
     with pytest.raises(ValueError, match="eval mode"):
         CRNStream(model.train())
 

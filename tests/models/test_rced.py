@@ -3,7 +3,11 @@ import torch
 from torch import nn
 
 from clearspeech.config import from_mapping
+from clearspeech.enhancer import Enhancer
 from clearspeech.models.rced import RCED, RCEDConfig, RCEDStream
+from clearspeech.streaming import StreamingEnhancer
+
+from conftest import write_checkpoint
 
 SMALL = {"filters": (6, 10, 4), "kernels": (5, 3, 5), "repeats": 5, "out_kernel": 33}
 
@@ -123,10 +127,12 @@ def test_streaming_equals_offline(target, context):
         assert (online - offline).abs().max() < 1e-4
 
 
-def test_stream_latency_and_mode():
+def test_stream_latency_and_mode(tmp_path):
     model = small_eval_model("irm")
     stream = RCEDStream(model)
-    assert stream.lookahead_frames == 0 and stream.latency_ms() == pytest.approx(16.0)
+    # No look-ahead frame: the latency is one analysis window of the default STFT (less one sample).
+    enhancer = Enhancer.from_checkpoint(write_checkpoint(tmp_path / "m.pt", arch="rced", config={}))
+    assert StreamingEnhancer(enhancer, channels=1).latency_ms == pytest.approx(16.0, abs=0.07)
     stream.reset(2)
     with pytest.raises(ValueError, match="batch 2"):
         stream.step(torch.randn(3, 129))

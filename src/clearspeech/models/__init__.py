@@ -28,9 +28,8 @@ ARCHITECTURES: dict[str, tuple[type, type[nn.Module]]] = {
 }
 # Waveform in, waveform out: no STFT, no target (the generator's checkpoint holds only itself).
 WAVEFORM_ARCHS = ("segan",)
-TARGETS = ("mapping", "irm", "ibm")
 
-__all__ = ["ARCHITECTURES", "TARGETS", "WAVEFORM_ARCHS", "ModelParams", "build_model", "front_end_params",
+__all__ = ["ARCHITECTURES", "WAVEFORM_ARCHS", "ModelParams", "build_model", "front_end_params",
            "parameter_count"]
 
 

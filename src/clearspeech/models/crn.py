@@ -196,8 +196,8 @@ class CRNStream:
     """Frame-by-frame inference with a :class:`CRN` in eval mode; equals the offline ``forward``.
 
     State: the last ``kernel_time - 1`` input frames of every (transposed) convolution and the
-    LSTM's ``(h, c)``. Algorithmic latency: no look-ahead frame, so one STFT frame (``n_fft``
-    samples, 20 ms with the defaults).
+    LSTM's ``(h, c)``. No look-ahead frame: the latency is the STFT window's
+    (:attr:`clearspeech.streaming.StreamingEnhancer.latency_ms`).
     """
 
     def __init__(self, model: CRN) -> None:
@@ -205,13 +205,6 @@ class CRNStream:
             raise ValueError("CRNStream needs a model in eval mode (batch norm on running statistics)")
         self.model = model
         self.reset(1)
-
-    @property
-    def lookahead_frames(self) -> int:
-        return 0
-
-    def latency_ms(self, sample_rate: int = 16000) -> float:
-        return 1000.0 * self.model.config.n_fft / sample_rate
 
     def _zeros(self, batch: int, layer: _CausalConv, size: int) -> torch.Tensor:
         weight = layer.conv.weight

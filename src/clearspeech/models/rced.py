@@ -33,10 +33,10 @@ Departures, deliberately:
 - Daitan's L2 weight penalty is the optimiser's business, not the model's.
 
 Shapes: features ``(batch, frames, bins)`` -> windows ``(batch * frames, context, bins)`` (frames
-as channels, unfolded in one tensor operation) -> output ``(batch, frames, bins)``.
+as channels, stacked in one tensor operation) -> output ``(batch, frames, bins)``.
 
 :class:`RCEDStream` keeps the last ``context - 1`` input frames; with no look-ahead the latency is
-one STFT frame (``n_fft`` samples, 16 ms with the defaults).
+the STFT window's (:attr:`clearspeech.streaming.StreamingEnhancer.latency_ms`).
 """
 
 from __future__ import annotations
@@ -139,9 +139,10 @@ class RCED(nn.Module):
 
     def windows(self, features: torch.Tensor) -> torch.Tensor:
         """``(batch, frames, bins)`` -> ``(batch, frames, context, bins)``, oldest frame first."""
-        past = features[:, :1].expand(-1, self.config.context - 1, -1)
-        padded = torch.cat([past, features], dim=1)
-        return padded.unfold(1, self.config.context, 1).transpose(2, 3)
+        frames, context = features.shape[1], self.config.context
+        padded = torch.cat([features[:, :1].expand(-1, context - 1, -1), features], dim=1)
+        # Shifted slices rather than Tensor.unfold: the ONNX exporter cannot unfold a dynamic length.
+        return torch.stack([padded[:, shift:shift + frames] for shift in range(context)], dim=2)
 
     def predict(self, windows: torch.Tensor) -> torch.Tensor:
         """Frame windows ``(n, context, bins)`` -> the enhanced current frames ``(n, bins)``."""
@@ -171,13 +172,6 @@ class RCEDStream:
             raise ValueError("RCEDStream needs a model in eval mode (batch norm on running statistics)")
         self.model = model
         self.reset(1)
-
-    @property
-    def lookahead_frames(self) -> int:
-        return 0
-
-    def latency_ms(self, sample_rate: int = 16000) -> float:
-        return 1000.0 * self.model.config.n_fft / sample_rate
 
     def reset(self, batch: int) -> None:
         """Forget everything: the stream restarts as if at frame 0 of ``batch`` new signals."""
