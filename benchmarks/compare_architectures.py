@@ -10,7 +10,7 @@ For each architecture: ``dvc exp run -n compare-<arch>`` in this workspace, one 
 stage runs no peer here (``peers.peers=[]``): the peers are compared by their own stage. After
 each run the script reads the workspace's ``metrics/`` and ``models/model.pt`` and measures:
 
-- parameters; MACs per second of 16 kHz audio (:mod:`clearspeech.complexity`: convolutions,
+- parameters; MACs per second of 16 kHz audio (:mod:`clearspeech.models.complexity`: convolutions,
   linear layers, LSTMs); training time (``metrics/train.json``); real-time factor of
   ``Enhancer.enhance`` on 20 s of noisy speech with one CPU thread;
 - PESQ-WB, STOI, ESTOI, SI-SDR on the test set and their paired gains over the noisy input,
@@ -62,10 +62,10 @@ def run_experiment(arch: str, minutes: float, data: list[str]) -> float:
 
 def measure(arch: str) -> dict:
     """What the comparison table shows for the model the last run left in the workspace."""
-    from clearspeech.audio import load_mono
-    from clearspeech.complexity import count_macs
-    from clearspeech.enhancer import Enhancer
+    from clearspeech.core.audio import load_mono
+    from clearspeech.inference.enhancer import Enhancer
     from clearspeech.models import parameter_count
+    from clearspeech.models.complexity import count_macs
 
     torch.set_num_threads(1)
     enhancer = Enhancer.from_checkpoint(REPO / "models" / "model.pt")

@@ -33,8 +33,8 @@ SHARED = REPO.parent / "shared" / "data"
 
 def test_signal(minutes: float, rate: int) -> tuple[np.ndarray, str]:
     """``(samples,)`` float32 noisy speech of ``minutes`` at ``rate`` and what it is."""
-    from clearspeech.audio import load_mono
-    from clearspeech.mixing import mix
+    from clearspeech.core.audio import load_mono
+    from clearspeech.data.mixing import mix
 
     if (SHARED / "arctic").is_dir():
         files = sorted((SHARED / "arctic").glob("cmu_us_*_arctic/wav/*.wav"))[:60]
@@ -42,10 +42,10 @@ def test_signal(minutes: float, rate: int) -> tuple[np.ndarray, str]:
         noise = load_mono(min((SHARED / "noise" / "kitchen").iterdir()), rate)
         what = "ARCTIC speech in kitchen noise at 10 dB"
     else:
-        from clearspeech import synthetic
+        from clearspeech.data import demo
 
-        speech = np.concatenate([synthetic.utterance("demo_male", i, seed=0) for i in range(30)])
-        noise = synthetic.noise("demo_babble", 60.0, seed=0, rate=16000)
+        speech = np.concatenate([demo.utterance("demo_male", i, seed=0) for i in range(30)])
+        noise = demo.noise("demo_babble", 60.0, seed=0, rate=16000)
         what = "generated demo signals (no ../shared/data)"
     length = int(minutes * 60 * rate)
     return mix(np.resize(speech, length), np.resize(noise, length), 10.0).noisy, what
@@ -57,8 +57,8 @@ SIZES = {"crnn-cpu-profile": {"channels": 64, "rnn_hidden": 256}, "crnn-paper": 
 
 def random_checkpoint(path: Path, **sizes: int) -> Path:
     """A CRNN with random weights and ``sizes`` over the defaults, as a checkpoint."""
-    from clearspeech.checkpoint import save_checkpoint
     from clearspeech.models import build_model
+    from clearspeech.models.checkpoint import save_checkpoint
     from clearspeech.models.crnn import CRNNConfig
 
     config = dataclasses.asdict(CRNNConfig(**sizes))
@@ -84,8 +84,8 @@ def high_water_mb() -> float:
 
 def child(model: str, threads: int, source: str, dest: str) -> None:
     """Run ``clearspeech enhance`` in this process; print wall time and memory as JSON."""
-    from clearspeech.cli import main
-    from clearspeech.cli_enhance import _load
+    from clearspeech.cli.app import main
+    from clearspeech.cli.enhance import _load
 
     _load(model, "cpu", threads)  # imports and model in memory: the baseline
     baseline = high_water_mb()
@@ -121,9 +121,9 @@ def main() -> None:
     if args.child:
         child(args.child[0], int(args.child[1]), args.child[2], args.child[3])
         return
-    from clearspeech.checkpoint import load_checkpoint
-    from clearspeech.checkpoint import model_from_checkpoint as rebuild
     from clearspeech.models import parameter_count
+    from clearspeech.models.checkpoint import load_checkpoint
+    from clearspeech.models.checkpoint import model_from_checkpoint as rebuild
 
     with tempfile.TemporaryDirectory() as folder:
         models = [Path(m) for m in args.model or []]

@@ -11,15 +11,15 @@ from typing import TypeVar
 
 import yaml
 
-from clearspeech.archives import ArchiveError
-from clearspeech.audio import AudioError
-from clearspeech.checkpoint import CheckpointError
-from clearspeech.config import from_mapping
-from clearspeech.corpus import CorpusError
-from clearspeech.download import DownloadError
-from clearspeech.manifest import ManifestError
-from clearspeech.split import SplitError
-from clearspeech.train import TrainingDiverged
+from clearspeech.core.audio import AudioError
+from clearspeech.core.config import from_mapping
+from clearspeech.core.manifest import ManifestError
+from clearspeech.data.archives import ArchiveError
+from clearspeech.data.download import CorpusError
+from clearspeech.data.fetch import DownloadError
+from clearspeech.data.split import SplitError
+from clearspeech.models.checkpoint import CheckpointError
+from clearspeech.training.trainer import TrainingDiverged
 
 T = TypeVar("T")
 

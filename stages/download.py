@@ -2,7 +2,7 @@
 
 import click
 
-from clearspeech.corpus import DownloadConfig, prepare_raw
+from clearspeech.data.download import DownloadConfig, prepare_raw
 
 from common import load_section, stage
 

@@ -4,10 +4,10 @@ from pathlib import Path
 
 import click
 
-from clearspeech.checkpoint import load_checkpoint
-from clearspeech.evaluate import EvaluateConfig, evaluate
-from clearspeech.manifest import read_manifest
-from clearspeech.publish import MlflowConfig, publish_evaluation
+from clearspeech.core.manifest import read_manifest
+from clearspeech.evaluation.evaluate import EvaluateConfig, evaluate
+from clearspeech.models.checkpoint import load_checkpoint
+from clearspeech.tracking.publish import MlflowConfig, publish_evaluation
 
 from common import load_section, stage
 

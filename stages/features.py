@@ -2,8 +2,8 @@
 
 import click
 
-from clearspeech.features import FeaturesConfig, extract_features
-from clearspeech.manifest import read_manifest
+from clearspeech.core.manifest import read_manifest
+from clearspeech.data.features import FeaturesConfig, extract_features
 
 from common import load_section, stage
 

@@ -4,10 +4,10 @@ from pathlib import Path
 
 import click
 
-from clearspeech.manifest import read_manifest
+from clearspeech.core.manifest import read_manifest
 from clearspeech.peers.compare import EvaluationMissing, PeersConfig, compare_peers
-from clearspeech.peers.publish import publish_peers
-from clearspeech.publish import MlflowConfig
+from clearspeech.tracking.peers import publish_peers
+from clearspeech.tracking.publish import MlflowConfig
 
 from common import load_section, stage
 

@@ -2,8 +2,8 @@
 
 import click
 
-from clearspeech.manifest import read_manifest, write_manifest
-from clearspeech.split import SplitConfig, split_utterances
+from clearspeech.core.manifest import read_manifest, write_manifest
+from clearspeech.data.split import SplitConfig, split_utterances
 
 from common import load_section, stage
 

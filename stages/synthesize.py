@@ -4,9 +4,9 @@ import json
 
 import click
 
-from clearspeech.fsutil import write_text_atomic
-from clearspeech.manifest import read_manifest
-from clearspeech.synthesize import SynthesizeConfig, summarize, synthesize
+from clearspeech.core.files import write_text_atomic
+from clearspeech.core.manifest import read_manifest
+from clearspeech.data.synthesize import SynthesizeConfig, summarize, synthesize
 
 from common import load_section, stage
 

@@ -5,8 +5,8 @@ from pathlib import Path
 import click
 
 from clearspeech.models import ModelParams
-from clearspeech.publish import MlflowConfig, epoch_logger, finish_training, start_training
-from clearspeech.train import TrainConfig, train
+from clearspeech.tracking.publish import MlflowConfig, epoch_logger, finish_training, start_training
+from clearspeech.training.trainer import TrainConfig, train
 
 from common import load_params, load_section, stage
 

@@ -10,14 +10,14 @@ import pandas as pd
 import pytest
 import torch
 
-from clearspeech import synthetic
-from clearspeech.audio import write_audio
-from clearspeech.checkpoint import save_checkpoint
-from clearspeech.config import from_mapping
-from clearspeech.features import FeaturesConfig, extract_features
-from clearspeech.mixing import mix
+from clearspeech.core.audio import write_audio
+from clearspeech.core.config import from_mapping
+from clearspeech.core.stft import StftParams
+from clearspeech.data import demo
+from clearspeech.data.features import FeaturesConfig, extract_features
+from clearspeech.data.mixing import mix
 from clearspeech.models import ARCHITECTURES, build_model, front_end_params
-from clearspeech.stft import StftParams
+from clearspeech.models.checkpoint import save_checkpoint
 
 # Tiny models run fastest on one thread; two oversubscribe this 2-core machine (and CI's).
 torch.set_num_threads(1)
@@ -42,23 +42,23 @@ def write_local_copy(root: Path, utterances: int = 6, seconds: float | None = No
     """
     for speaker, voice in (("bdl", "demo_male"), ("slt", "demo_female")):
         for index in range(utterances):
-            signal = synthetic.utterance(voice, index, seed=1)
+            signal = demo.utterance(voice, index, seed=1)
             if seconds is not None:
-                signal = signal[: int(seconds * synthetic.SAMPLE_RATE)]
+                signal = signal[: int(seconds * demo.SAMPLE_RATE)]
             path = root / "arctic" / f"cmu_us_{speaker}_arctic" / "wav" / f"arctic_a{index + 1:04d}.wav"
-            write_audio(path, signal, synthetic.SAMPLE_RATE, "PCM_16")
-    for index, kind in enumerate(synthetic.NOISE_KINDS[:2]):
-        mono = synthetic.noise(kind, 20.0, seed=index, rate=noise_rate)
+            write_audio(path, signal, demo.SAMPLE_RATE, "PCM_16")
+    for index, kind in enumerate(demo.NOISE_KINDS[:2]):
+        mono = demo.noise(kind, 20.0, seed=index, rate=noise_rate)
         stereo = np.stack([mono, 0.5 * mono], axis=1)
         write_audio(root / "noise" / "hum" / f"part{index}.wav", stereo, noise_rate, "PCM_16")
-    demand = synthetic.noise(synthetic.NOISE_KINDS[2], 30.0, seed=3)
-    write_audio(root / "DEMAND" / "DTEST" / "ch01.wav", demand, synthetic.SAMPLE_RATE, "PCM_16")
+    demand = demo.noise(demo.NOISE_KINDS[2], 30.0, seed=3)
+    write_audio(root / "DEMAND" / "DTEST" / "ch01.wav", demand, demo.SAMPLE_RATE, "PCM_16")
     return root
 
 
 def real_noisy_speech(shared: Path, seconds: float, snr: float = 10.0, rate: int = 16000) -> np.ndarray:
     """ARCTIC utterances (both speakers, alternating) in kitchen noise, ``(samples,)`` float32 at ``rate``."""
-    from clearspeech.audio import load_mono
+    from clearspeech.core.audio import load_mono
 
     wavs = [sorted((shared / "arctic" / f"cmu_us_{s}_arctic" / "wav").glob("*.wav")) for s in ("bdl", "slt")]
     parts, total = [], 0
@@ -101,14 +101,14 @@ def write_mixtures(root: Path, count: int = 8) -> pd.DataFrame:
     """Generated noisy/clean float wavs at 20 dB SNR and their manifest (splits by ``SPLIT_OF``)."""
     rows = []
     for i in range(count):
-        clean = synthetic.utterance("demo_female" if i % 2 else "demo_male", i, seed=0)
-        noise = synthetic.noise(synthetic.NOISE_KINDS[i % 3], len(clean) / synthetic.SAMPLE_RATE, seed=i)
+        clean = demo.utterance("demo_female" if i % 2 else "demo_male", i, seed=0)
+        noise = demo.noise(demo.NOISE_KINDS[i % 3], len(clean) / demo.SAMPLE_RATE, seed=i)
         result = mix(clean, noise[: len(clean)], 20.0)
         split = SPLIT_OF[i % len(SPLIT_OF)]
         paths = {kind: root / split / kind / f"m{i}.wav" for kind in ("noisy", "clean")}
-        write_audio(paths["noisy"], result.noisy, synthetic.SAMPLE_RATE)
-        write_audio(paths["clean"], result.clean, synthetic.SAMPLE_RATE)
-        rows.append({"id": f"m{i}", "split": split, "speaker": "s", "noise": synthetic.NOISE_KINDS[i % 3],
+        write_audio(paths["noisy"], result.noisy, demo.SAMPLE_RATE)
+        write_audio(paths["clean"], result.clean, demo.SAMPLE_RATE)
+        rows.append({"id": f"m{i}", "split": split, "speaker": "s", "noise": demo.NOISE_KINDS[i % 3],
                      "snr": 20.0, "samples": len(clean), "noisy_path": str(paths["noisy"]),
                      "clean_path": str(paths["clean"])})
     return pd.DataFrame(rows)
@@ -132,18 +132,18 @@ def registered_model(tmp_path_factory) -> dict[str, str]:
     """
     import os
 
-    from clearspeech import tracking
+    from clearspeech.tracking import store
 
     root = tmp_path_factory.mktemp("registry")
     uri = f"sqlite:///{root}/mlflow.db"
     before = os.environ.get("MLFLOW_TRACKING_URI")
     os.environ["MLFLOW_TRACKING_URI"] = uri
     try:
-        tracking.configure(root)
+        store.configure(root)
         checkpoint = write_checkpoint(root / "model.pt", seed=7)
-        run_id = tracking.start_train_run("registry-test", None, {}, {})
-        tracking.register_model(run_id, checkpoint, "clearspeech-test", {"arch": "crnn"}, 2.0)
-        tracking.finish(run_id)
+        run_id = store.start_train_run("registry-test", None, {}, {})
+        store.register_model(run_id, checkpoint, "clearspeech-test", {"arch": "crnn"}, 2.0)
+        store.finish(run_id)
     finally:
         if before is None:
             os.environ.pop("MLFLOW_TRACKING_URI")

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from clearspeech.features import load_split
-from clearspeech.manifest import read_manifest
+from clearspeech.core.manifest import read_manifest
+from clearspeech.data.features import load_split
 
 from conftest import REPO, TINY_CRNN
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from clearspeech.config import from_mapping
+from clearspeech.core.config import from_mapping
 from clearspeech.models import parameter_count
 from clearspeech.models.autoencoder import (
     TARGETS,

@@ -2,10 +2,10 @@ import pytest
 import torch
 from torch import nn
 
-from clearspeech.config import from_mapping
-from clearspeech.enhancer import Enhancer
+from clearspeech.core.config import from_mapping
+from clearspeech.inference.enhancer import Enhancer
+from clearspeech.inference.streaming import StreamingEnhancer
 from clearspeech.models.crn import CRN, CRNConfig, CRNStream
-from clearspeech.streaming import StreamingEnhancer
 
 from conftest import write_checkpoint
 

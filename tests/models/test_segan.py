@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from clearspeech.config import from_mapping
+from clearspeech.core.config import from_mapping
 from clearspeech.models import parameter_count
 from clearspeech.models.segan import (
     DISCRIMINATOR_NORMS,

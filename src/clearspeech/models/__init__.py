@@ -3,7 +3,7 @@
 Spectral models map ``(batch, frames, bins)`` standardised noisy log-magnitudes to an output of
 the same shape whose meaning their ``output_kind`` states. The default CRNN uses the features
 stage's STFT (its ``bins`` come from the store); the others carry their own STFT in their config
-(``n_fft``, ``hop``, ``window``) and are trained from waveform crops (:mod:`clearspeech.frontend`).
+(``n_fft``, ``hop``, ``window``) and are trained from waveform crops (:mod:`clearspeech.training.frontend`).
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from typing import Any
 
 from torch import nn
 
-from clearspeech.config import from_mapping
+from clearspeech.core.config import from_mapping
+from clearspeech.core.stft import StftParams
 from clearspeech.models.autoencoder import Autoencoder, AutoencoderConfig
 from clearspeech.models.crn import CRN, CRNConfig
 from clearspeech.models.crnn import CRNN, CRNNConfig
 from clearspeech.models.rced import RCED, RCEDConfig
 from clearspeech.models.segan import Generator, SEGANConfig
-from clearspeech.stft import StftParams
 
 ARCHITECTURES: dict[str, tuple[type, type[nn.Module]]] = {
     "crnn": (CRNNConfig, CRNN), "crn": (CRNConfig, CRN), "rced": (RCEDConfig, RCED),

@@ -46,7 +46,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from clearspeech.stft import WINDOWS, StftParams
+from clearspeech.core.stft import WINDOWS, StftParams
 
 TARGETS = ("mapping", "ibm", "irm")
 LOSSES = ("mse", "bce")

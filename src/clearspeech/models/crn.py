@@ -48,7 +48,7 @@ import torch
 from torch import nn
 from torch.nn import functional
 
-from clearspeech.stft import WINDOWS
+from clearspeech.core.stft import WINDOWS
 
 TARGETS = ("mapping", "irm")
 
@@ -197,7 +197,7 @@ class CRNStream:
 
     State: the last ``kernel_time - 1`` input frames of every (transposed) convolution and the
     LSTM's ``(h, c)``. No look-ahead frame: the latency is the STFT window's
-    (:attr:`clearspeech.streaming.StreamingEnhancer.latency_ms`).
+    (:attr:`clearspeech.inference.streaming.StreamingEnhancer.latency_ms`).
     """
 
     def __init__(self, model: CRN) -> None:

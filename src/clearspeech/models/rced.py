@@ -36,7 +36,7 @@ Shapes: features ``(batch, frames, bins)`` -> windows ``(batch * frames, context
 as channels, stacked in one tensor operation) -> output ``(batch, frames, bins)``.
 
 :class:`RCEDStream` keeps the last ``context - 1`` input frames; with no look-ahead the latency is
-the STFT window's (:attr:`clearspeech.streaming.StreamingEnhancer.latency_ms`).
+the STFT window's (:attr:`clearspeech.inference.streaming.StreamingEnhancer.latency_ms`).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ import dataclasses
 import torch
 from torch import nn
 
-from clearspeech.stft import WINDOWS
+from clearspeech.core.stft import WINDOWS
 
 TARGETS = ("mapping", "irm")
 

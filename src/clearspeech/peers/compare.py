@@ -2,7 +2,7 @@
 
 The noisy input and the model (and evaluate's own log-MMSE) are not re-scored: their per-mixture
 scores come from evaluate's ``eval_utterances.csv``, computed by the same
-:func:`clearspeech.metrics.score_many` used here for the peers, on the same mixtures.
+:func:`clearspeech.evaluation.metrics.score_many` used here for the peers, on the same mixtures.
 """
 
 from __future__ import annotations
@@ -16,15 +16,15 @@ import numpy as np
 import pandas as pd
 import torch
 
-from clearspeech import logmmse
-from clearspeech.audio import load_mono
-from clearspeech.enhancer import Enhancer
-from clearspeech.fsutil import atomic_dir
-from clearspeech.metrics import METRICS, score_many
+from clearspeech.core.audio import load_mono
+from clearspeech.core.files import atomic_dir
+from clearspeech.evaluation import logmmse
+from clearspeech.evaluation.metrics import METRICS, score_many
+from clearspeech.evaluation.summary import mean_ci, paired_differences, summary
+from clearspeech.inference.enhancer import Enhancer
 from clearspeech.peers import adapter_spec
 from clearspeech.peers.runner import ok_names, run_peers
 from clearspeech.peers.tables import json_ready, write_reports
-from clearspeech.report import mean_ci, paired_differences, summary
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The peers stage's reports: ``peers.json``, per-condition CSV, a plot CSV, a markdown table.
 
-``table`` is the long per-mixture table of :mod:`clearspeech.report` (``id``, ``noise``,
+``table`` is the long per-mixture table of :mod:`clearspeech.evaluation.summary` (``id``, ``noise``,
 ``snr``, ``system``, one column per metric); ``report`` is :func:`clearspeech.peers.compare`'s
 ``peers.json`` dict.
 """
@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from clearspeech.fsutil import atomic_path, write_text_atomic
-from clearspeech.metrics import METRICS
-from clearspeech.report import by_condition
+from clearspeech.core.files import atomic_path, write_text_atomic
+from clearspeech.evaluation.metrics import METRICS
+from clearspeech.evaluation.summary import by_condition
 
 HEADERS = {"pesq_wb": "PESQ-WB", "pesq_nb": "PESQ-NB", "stoi": "STOI", "estoi": "ESTOI", "si_sdr": "SI-SDR (dB)"}
 DIGITS = {"pesq_wb": 2, "pesq_nb": 2, "stoi": 3, "estoi": 3, "si_sdr": 1}

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from clearspeech.audio import load_mono, resample, write_audio
-from clearspeech.fsutil import write_text_atomic
+from clearspeech.core.audio import load_mono, resample, write_audio
+from clearspeech.core.files import write_text_atomic
 from clearspeech.peers import Peer, load_peer
 from clearspeech.peers.delay import compensate, estimate_delay
 

@@ -1,0 +1,102 @@
+"""What the train and evaluate stages show in MLflow: runs, curves, examples, the registry.
+
+Everything here goes through :mod:`clearspeech.tracking.store` (the one module that talks to MLflow);
+nothing here is read back by the pipeline. Per-epoch logging failures only warn: a side channel
+must not kill a long training run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from clearspeech.core.audio import load_mono, write_audio
+from clearspeech.evaluation.plots import plot_curve, plot_spectrograms
+from clearspeech.tracking import store
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class MlflowConfig:
+    """The ``mlflow`` section of ``params.yaml``."""
+
+    experiment: str = "clearspeech"
+    registered_model: str = "clearspeech"
+    examples: int = 3
+
+
+def start_training(repo_root: Path, cfg: MlflowConfig, params: Mapping[str, Any]) -> str:
+    """Create the pipeline execution's run (named after the DVC experiment when there is one)."""
+    store.configure(repo_root)
+    return store.start_train_run(cfg.experiment, os.environ.get("DVC_EXP_NAME") or None, params,
+                                    store.run_tags(repo_root))
+
+
+def epoch_logger(run_id: str) -> Callable[[dict[str, float]], None]:
+    """``on_epoch`` callback for the trainer."""
+    def log_epoch(row: dict[str, float]) -> None:
+        try:
+            store.log_epoch(run_id, row)
+        except Exception as err:  # noqa: BLE001 - any tracking failure is only a warning here
+            log.warning("MLflow: epoch %s not logged (%s)", row.get("epoch"), err)
+    return log_epoch
+
+
+def finish_training(run_id: str, model_path: Path, summary: Mapping[str, Any], curve_csv: Path) -> None:
+    """Tag the run with the model's hash, log the summary and the learning curve."""
+    store.tag_model(run_id, model_path)
+    store.log_metrics(run_id, {f"train.{k}": v for k, v in summary.items() if isinstance(v, int | float)})
+    with tempfile.TemporaryDirectory() as tmp:
+        figure = Path(tmp) / "train_curve.png"
+        plot_curve(pd.read_csv(curve_csv), figure)
+        store.log_artifacts(run_id, [curve_csv, figure], "training")
+
+
+def publish_evaluation(repo_root: Path, cfg: MlflowConfig, model_path: Path, report: Mapping[str, Any],
+                       test: pd.DataFrame, enhanced_dir: Path, metrics_dir: Path, arch: str,
+                       rate: int) -> store.RegisteredResult:
+    """Log scores, reports and a few audio examples into the model's run, register the model."""
+    store.configure(repo_root)
+    run_id = store.evaluate_run(cfg.experiment, model_path, os.environ.get("DVC_EXP_NAME") or None,
+                                   store.run_tags(repo_root))
+    flat = {f"{system}.{key}": value for system, values in report.items() for key, value in values.items()
+            if isinstance(value, int | float) and value == value}
+    store.log_metrics(run_id, flat)
+    reports = [metrics_dir / name for name in ("eval.json", "eval_by_condition.csv", "eval_delta_pesq_by_snr.csv",
+                                               "eval_utterances.csv")]
+    store.log_artifacts(run_id, reports, "evaluation")
+    with tempfile.TemporaryDirectory() as tmp:
+        store.log_artifacts(run_id, _examples(test, enhanced_dir, cfg.examples, Path(tmp), rate), "examples")
+    model = report["model"]
+    tags = {"arch": arch, **{f"test_{key}": f"{model[key]:.4f}" for key in ("pesq_wb", "stoi", "si_sdr")}}
+    result = store.register_model(run_id, model_path, cfg.registered_model, tags, model["valid_pesq_wb"])
+    store.finish(run_id)
+    return result
+
+
+def _examples(test: pd.DataFrame, enhanced_dir: Path, count: int, tmp: Path, rate: int) -> list[Path]:
+    """Noisy / enhanced / clean audio and a spectrogram figure for ``count`` test mixtures spread
+    evenly over the test set in id order (so different speakers, noises and SNRs)."""
+    ordered = test.sort_values("id").reset_index(drop=True)
+    picked = ordered.iloc[np.unique(np.linspace(0, len(ordered) - 1, min(count, len(ordered))).astype(int))]
+    paths = []
+    for row in picked.itertuples():
+        signals = {"noisy": load_mono(row.noisy_path, rate),
+                   "enhanced": load_mono(enhanced_dir / "model" / f"{row.id}.wav", rate),
+                   "clean": load_mono(row.clean_path, rate)}
+        folder = tmp / row.id
+        for name, signal in signals.items():
+            # 16-bit for the browser's player; clipping a rare overshoot is fine for listening.
+            write_audio(folder / f"{name}.wav", np.clip(signal, -1.0, 1.0), rate, "PCM_16")
+        plot_spectrograms(signals, rate, folder / "spectrograms.png", row.id)
+        paths.append(folder)
+    return paths
