@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The real CMU ARCTIC + noise copy beside the repository, or a skip saying why."""
     if not (SHARED_DATA / "arctic").is_dir():

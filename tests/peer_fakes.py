@@ -46,3 +46,25 @@ class Crashes(Peer):
 
     def enhance(self, wave: np.ndarray) -> np.ndarray:
         os._exit(139)
+
+
+class SlowStart(Delays):
+    """:class:`Delays` whose construction takes ``STARTUP_SECONDS``, as loading a large model would."""
+
+    def __init__(self) -> None:
+        time.sleep(STARTUP_SECONDS)
+
+
+class HangsStarting(Peer):
+    """Never finishes construction: only the runner's start-up limit can stop it."""
+
+    name = "hangs_starting"
+
+    def __init__(self) -> None:
+        time.sleep(3600)
+
+    def enhance(self, wave: np.ndarray) -> np.ndarray:
+        return wave
+
+
+STARTUP_SECONDS = 5.0

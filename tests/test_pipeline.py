@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,7 @@ import yaml
 from clearspeech.core.manifest import read_manifest
 from clearspeech.data.features import load_split
 
-from conftest import REPO, TINY_CRNN
+from conftest import REPO, SHARED_DATA, TINY_CRNN
 
 pytestmark = pytest.mark.slow
 
@@ -60,14 +62,45 @@ def git(root: Path, *args: str) -> None:
 
 
 def dvc(root: Path, *args: str) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "DVC_"))}
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
-    for role in ("AUTHOR", "COMMITTER"):  # dvc exp run commits; CI may have no git identity
-        env.setdefault(f"GIT_{role}_NAME", "clearspeech-tests")
-        env.setdefault(f"GIT_{role}_EMAIL", "tests@clearspeech.invalid")
-    done = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=root, env=env, capture_output=True, text=True)
-    assert done.returncode == 0, f"dvc {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
-    return done.stdout
+    return DvcRun(root, args).wait()
+
+
+class DvcRun:
+    """``dvc ARGS`` in ``root``, started now in its own process group; :meth:`wait` gives its
+    stdout, or fails the test with its output. Output goes to files, so a long run never blocks
+    on a full pipe while the test does something else."""
+
+    def __init__(self, root: Path, args: tuple[str, ...]) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "DVC_"))}
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+        for role in ("AUTHOR", "COMMITTER"):  # dvc exp run commits; CI may have no git identity
+            env.setdefault(f"GIT_{role}_NAME", "clearspeech-tests")
+            env.setdefault(f"GIT_{role}_EMAIL", "tests@clearspeech.invalid")
+        self.root, self.args, self.output = root, args, None
+        self.logs = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
+        self.process = subprocess.Popen([sys.executable, "-m", "dvc", *args], cwd=root, env=env, text=True,
+                                        stdout=self.logs[0], stderr=self.logs[1], start_new_session=True)
+
+    def wait(self) -> str:
+        if self.output is None:
+            returncode = self.process.wait()
+            stdout, stderr = (self._read(log) for log in self.logs)
+            assert returncode == 0, f"dvc {' '.join(self.args)} failed:\n{stdout}\n{stderr}"
+            self.output = stdout
+        return self.output
+
+    @staticmethod
+    def _read(log) -> str:
+        log.seek(0)
+        text = log.read()
+        log.close()
+        return text
+
+    def stop(self) -> None:
+        """End the run if it is still going (a test failed before waiting for it)."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait()
 
 
 def assert_second_repro_is_a_no_op(root: Path, *targets: str) -> None:
@@ -78,10 +111,73 @@ def assert_second_repro_is_a_no_op(root: Path, *targets: str) -> None:
     assert (root / "data" / "features" / "stats.json").stat().st_mtime_ns == stamp
 
 
-def test_data_stages_on_shared_data_give_6105_mixtures(shared_data, tmp_path):
-    local = {"source": "local", "local_dir": str(shared_data), "noises": SHARED_NOISES}
-    root = project_copy(tmp_path, {"download": local})
-    dvc(root, "repro", "features")
+ARCH_SIZES = {
+    "crn": {"channels": [4, 4, 8, 8, 8], "rnn_layers": 1},
+    "rced": {"repeats": 1},
+    "autoencoder": {"channels": [4, 8]},
+    "segan": {"window": 1024, "channels": [4, 8, 8, 16, 16], "kernel": 7},
+}
+
+# The DVC projects the tests below assert on: (params overrides, git repository?, first command).
+# Each is built and run once per session; several tests share one, in file order.
+PROJECTS = {
+    "features_project": (
+        {"download": {"source": "local", "local_dir": str(SHARED_DATA), "noises": SHARED_NOISES}},
+        False, ("repro", "features")),
+    "shared_project": (
+        {"download": {"source": "local", "local_dir": str(SHARED_DATA), "noises": SHARED_NOISES[:2]},
+         "split": {"per_speaker": [6, 6], "sizes": [6, 3, 3]}, **TINY_TRAINING},
+        False, ("repro",)),
+    "synthetic_project": (
+        {"download": {"source": "synthetic", "synthetic_utterances": 12, "synthetic_noise_seconds": 30.0},
+         "split": {"per_speaker": [10, 10], "sizes": [12, 6, 2]}, **TINY_TRAINING,
+         "model": {**TINY_TRAINING["model"], **ARCH_SIZES}},
+        True, ("repro",)),
+}
+NEEDS_SHARED_DATA = ("features_project", "shared_project")
+
+
+@pytest.fixture(scope="module")
+def started(request, tmp_path_factory):
+    """The first run of every project a selected test needs, all started at once. A run is mostly
+    one process at a time on one core (imports, a tiny model), so on two cores they overlap: the
+    module's wall time is about half the sum of its runs. Tests wait only for their own project."""
+    wanted = {name for item in request.session.items for name in item.fixturenames if name in PROJECTS}
+    if not (SHARED_DATA / "arctic").is_dir():
+        wanted -= set(NEEDS_SHARED_DATA)  # their tests skip, saying why, through `shared_data`
+    runs = {}
+    for name in sorted(wanted, key=list(PROJECTS).index):
+        overrides, scm, args = PROJECTS[name]
+        runs[name] = DvcRun(project_copy(tmp_path_factory.mktemp(name), overrides, scm), args)
+    yield runs
+    for run in runs.values():
+        run.stop()
+
+
+@pytest.fixture(scope="module")
+def features_project(started, shared_data) -> Path:
+    """``dvc repro features`` on ../shared/data at the default counts."""
+    started["features_project"].wait()
+    return started["features_project"].root
+
+
+@pytest.fixture(scope="module")
+def shared_project(started, shared_data) -> Path:
+    """The whole ``dvc repro`` on a small part of ../shared/data with a tiny CRNN and two peers."""
+    started["shared_project"].wait()
+    return started["shared_project"].root
+
+
+@pytest.fixture(scope="module")
+def synthetic_project(started) -> Path:
+    """The whole ``dvc repro`` on the synthetic source, in a git repository (for ``dvc exp run``).
+    The last test, ``dvc exp run``, leaves an experiment's results in the workspace."""
+    started["synthetic_project"].wait()
+    return started["synthetic_project"].root
+
+
+def test_data_stages_on_shared_data_give_6105_mixtures(features_project):
+    root = features_project
     counts = json.loads((root / "metrics" / "synthesize.json").read_text())
     assert (counts["mixtures"], counts["train_mixtures"], counts["valid_mixtures"], counts["test_mixtures"]) == (
         6105, 4500, 1485, 120)
@@ -93,11 +189,8 @@ def test_data_stages_on_shared_data_give_6105_mixtures(shared_data, tmp_path):
     assert_second_repro_is_a_no_op(root, "features")
 
 
-def test_whole_pipeline_on_shared_data_registers_a_champion(shared_data, tmp_path):
-    root = project_copy(tmp_path, {
-        "download": {"source": "local", "local_dir": str(shared_data), "noises": SHARED_NOISES[:2]},
-        "split": {"per_speaker": [6, 6], "sizes": [6, 3, 3]}, **TINY_TRAINING})
-    dvc(root, "repro")
+def test_whole_pipeline_on_shared_data_registers_a_champion(shared_project, tmp_path):
+    root = shared_project
     report = json.loads((root / "metrics" / "eval.json").read_text())
     assert report["noisy"]["pesq_wb_n"] == 3 * 2 * 3 and report["model"]["valid_pesq_wb"] > 1.0
     assert json.loads((root / "metrics" / "train.json").read_text())["epochs"] == 2
@@ -114,46 +207,39 @@ def test_whole_pipeline_on_shared_data_registers_a_champion(shared_data, tmp_pat
     assert len(client.get_metric_history(run.info.run_id, "valid_loss")) == 2
 
 
-def test_repro_with_synthetic_source_needs_no_files(tmp_path):
-    root = project_copy(tmp_path, {
-        "download": {"source": "synthetic", "synthetic_utterances": 12, "synthetic_noise_seconds": 30.0},
-        "split": {"per_speaker": [10, 10], "sizes": [12, 6, 2]}, **TINY_TRAINING})
-    dvc(root, "repro")
+def test_repro_with_synthetic_source_needs_no_files(synthetic_project):
+    root = synthetic_project
     manifest = read_manifest(root / "data" / "mixtures" / "manifest.csv")
     assert len(manifest) == 20 * 5 * 3
     assert set(manifest["speaker"]) == {"demo_male", "demo_female"}
     assert json.loads((root / "metrics" / "eval.json").read_text())["model"]["pesq_wb_n"] == 2 * 5 * 3
     assert_second_repro_is_a_no_op(root)
 
+
+def test_more_epochs_resume_from_the_persisted_checkpoint(synthetic_project):
     # More epochs: DVC reruns train, which resumes from the persisted checkpoints/last.pt.
+    root = synthetic_project
     curve = (root / "metrics" / "train_curve.csv").read_text().splitlines()
-    params = yaml.safe_load((root / "params.yaml").read_text())
+    original = (root / "params.yaml").read_text()
+    params = yaml.safe_load(original)
     params["train"]["epochs"] = 3
     (root / "params.yaml").write_text(yaml.safe_dump(params))
-    dvc(root, "repro", "train")
-    longer = (root / "metrics" / "train_curve.csv").read_text().splitlines()
+    try:
+        dvc(root, "repro", "train")
+        longer = (root / "metrics" / "train_curve.csv").read_text().splitlines()
+    finally:
+        (root / "params.yaml").write_text(original)
     # Rows 1-2 equal to the byte, "seconds" included: they were resumed, not retrained.
     assert len(longer) == 1 + 3 and longer[:3] == curve
 
 
-ARCH_SIZES = {
-    "crn": {"channels": [4, 4, 8, 8, 8], "rnn_layers": 1},
-    "rced": {"repeats": 1},
-    "autoencoder": {"channels": [4, 8]},
-    "segan": {"window": 1024, "channels": [4, 8, 8, 16, 16], "kernel": 7},
-}
-
-
-def test_every_architecture_through_dvc_exp_run(tmp_path):
-    overrides = {"download": {"source": "synthetic", "synthetic_utterances": 8, "synthetic_noise_seconds": 20.0},
-                 "split": {"per_speaker": [6, 6], "sizes": [6, 4, 2]}, **TINY_TRAINING, "peers": {"peers": []}}
-    overrides["model"] = {**TINY_TRAINING["model"], **ARCH_SIZES}
-    root = project_copy(tmp_path, overrides, scm=True)
+def test_every_architecture_through_dvc_exp_run(synthetic_project):
+    root = synthetic_project
     # crn stands for the spectral models with their own STFT (rced and the autoencoder take the
-    # same path and train through train() in test_train_architectures.py); segan is the waveform
-    # GAN. All four cost 5 minutes here, half the suite's budget.
+    # same path and train through train() in tests/training/test_architectures.py); segan is the
+    # waveform GAN. The data stages are cached from the fixture's repro; peers are left out.
     for arch in ("crn", "segan"):
-        dvc(root, "exp", "run", "-n", f"arch-{arch}", "-S", f"model.arch={arch}")
+        dvc(root, "exp", "run", "-n", f"arch-{arch}", "-S", f"model.arch={arch}", "-S", "peers.peers=[]")
         report = json.loads((root / "metrics" / "eval.json").read_text())
         assert report["model"]["pesq_wb_n"] == 2 * 5 * 3 and json.loads(
             (root / "metrics" / "train.json").read_text())["arch"] == arch

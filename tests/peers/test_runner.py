@@ -16,11 +16,12 @@ from clearspeech.peers.delay import compensate, estimate_delay
 from clearspeech.peers.runner import run_peer
 
 from conftest import write_checkpoint, write_mixtures
-from peer_fakes import SHIFT
+from peer_fakes import SHIFT, STARTUP_SECONDS
 
 RATE = 16000
 FAKES = {name: f"peer_fakes:{cls}" for name, cls in
-         (("delays", "Delays"), ("raises", "Raises"), ("hangs", "Hangs"), ("crashes", "Crashes"))}
+         (("delays", "Delays"), ("raises", "Raises"), ("hangs", "Hangs"), ("crashes", "Crashes"),
+          ("slow_start", "SlowStart"), ("hangs_starting", "HangsStarting"))}
 
 
 @pytest.fixture
@@ -68,11 +69,29 @@ def test_runner_measures_and_removes_a_peers_delay(speech, tmp_path):
 
 
 @pytest.mark.parametrize(("name", "reason"), [("raises", "RuntimeError: this peer always fails"),
-                                              ("crashes", "exit status 139"), ("hangs", "timed out after 8 s")])
+                                              ("crashes", "exit status 139"), ("hangs", "timed out after 4 s")])
 def test_a_failing_peer_is_reported(speech, tmp_path, name, reason):
-    result = run_peer(name, FAKES[name], _real_mixtures(speech, tmp_path), tmp_path / "out", RATE, timeout=8,
+    result = run_peer(name, FAKES[name], _real_mixtures(speech, tmp_path), tmp_path / "out", RATE, timeout=4,
                       max_delay_ms=100)
     assert result["status"] == "failed" and reason in result["error"]
+
+
+def test_the_time_limit_starts_when_the_peer_is_ready(speech, tmp_path):
+    """A peer slower to start than its whole limit still runs: start-up (a fresh interpreter
+    importing torch, then the adapter's model) is not the peer's work. No test may depend on
+    the machine's speed, and a slow machine only lengthens the start-up."""
+    limit = STARTUP_SECONDS - 1.0  # the work itself: two short files, well under a second
+    result = run_peer("slow_start", FAKES["slow_start"], _real_mixtures(speech, tmp_path), tmp_path / "out", RATE,
+                      timeout=limit, max_delay_ms=100)
+    assert result["status"] == "ok" and result["delay_samples"] == SHIFT
+
+
+def test_a_peer_that_never_gets_ready_is_stopped_by_the_start_up_limit(speech, tmp_path):
+    result = run_peer("hangs_starting", FAKES["hangs_starting"], _real_mixtures(speech, tmp_path), tmp_path / "out",
+                      RATE, timeout=600, max_delay_ms=100, startup_timeout=3)
+    assert result == {"name": "hangs_starting", "status": "failed",
+                      "error": "start-up timed out after 3 s (not ready)"}
+    assert not (tmp_path / "out" / "job.json").exists()
 
 
 @pytest.mark.slow

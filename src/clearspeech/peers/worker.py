@@ -1,17 +1,19 @@
-"""One peer over a list of mixtures, in its own process: ``python -m clearspeech.peers.worker JOB``.
+"""One peer over a list of mixtures, in its own process: ``python -m clearspeech.peers.worker JOB FD``.
 
 ``JOB`` is a JSON file written by :mod:`clearspeech.peers.runner`: ``name``, ``spec``
 (``"module:Class"``), ``rate`` (the mixtures' rate), ``max_delay_ms``, ``out_dir`` and
 ``mixtures`` (``[{"id", "noisy_path"}]``). The worker writes ``<out_dir>/<id>.wav`` (float32 at
 ``rate``, delay removed, the input's length) and ``<out_dir>/run.json``. It runs on one thread:
-the reported real-time factor is for one CPU thread. Any failure exits non-zero with one line
-on stderr.
+the reported real-time factor is for one CPU thread. Once the imports are done and the adapter
+is built, it writes one byte to the inherited pipe ``FD``: the runner's time limit on the peer's
+work starts there. Any failure exits non-zero with one line on stderr.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -41,10 +43,9 @@ def _raw_output(peer: Peer, noisy: np.ndarray, rate: int) -> tuple[np.ndarray, f
     return resample(out.astype(np.float32), peer.rate, rate), seconds
 
 
-def run(job: dict) -> dict:
-    """Enhance every mixture of ``job``; the ``run.json`` dict (delay, real-time factor, latency)."""
-    torch.set_num_threads(1)
-    peer = load_peer(job["spec"])
+def run(job: dict, peer: Peer) -> dict:
+    """Enhance every mixture of ``job`` with ``peer``; the ``run.json`` dict (delay, real-time
+    factor, latency)."""
     rate, out_dir = int(job["rate"]), Path(job["out_dir"])
     first = load_mono(job["mixtures"][0]["noisy_path"], rate)
     _raw_output(peer, first[: int(WARMUP_SECONDS * rate)], rate)
@@ -73,8 +74,14 @@ def _version(package: str) -> str:
 
 def main(argv: list[str]) -> int:
     job = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
+    ready = int(argv[1]) if len(argv) > 1 else None
+    torch.set_num_threads(1)
     try:
-        result = run(job)
+        peer = load_peer(job["spec"])
+        if ready is not None:
+            os.write(ready, b"1")
+            os.close(ready)
+        result = run(job, peer)
     except Exception as err:  # noqa: BLE001 - any peer failure becomes one reported line
         print(f"{type(err).__name__}: {err}".replace("\n", " "), file=sys.stderr)
         return 2
