@@ -1,4 +1,7 @@
-"""What every stage script shares: its params.yaml section, logging, and clean failures."""
+"""What every stage script shares: its params.yaml section, logging, and clean failures.
+
+It imports nothing heavy (no torch, no model): every stage loads it, even ``split``.
+"""
 
 from __future__ import annotations
 
@@ -11,21 +14,10 @@ from typing import TypeVar
 
 import yaml
 
-from clearspeech.core.audio import AudioError
 from clearspeech.core.config import from_mapping
-from clearspeech.core.manifest import ManifestError
-from clearspeech.data.archives import ArchiveError
-from clearspeech.data.download import CorpusError
-from clearspeech.data.fetch import DownloadError
-from clearspeech.data.split import SplitError
-from clearspeech.models.checkpoint import CheckpointError
-from clearspeech.training.trainer import TrainingDiverged
+from clearspeech.core.errors import UserError
 
 T = TypeVar("T")
-
-# Problems with the user's data, params or network: one clear line, not a traceback.
-USER_ERRORS = (ArchiveError, AudioError, CheckpointError, CorpusError, DownloadError, ManifestError, SplitError,
-               TrainingDiverged)
 
 log = logging.getLogger("stage")
 
@@ -36,15 +28,31 @@ def load_params(params_file: str) -> dict:
     return yaml.safe_load(Path(params_file).read_text(encoding="utf-8")) or {}
 
 
-def load_section(params_file: str, section: str, cls: type[T]) -> T:
-    """The ``section`` of ``params_file`` as the library's frozen config dataclass ``cls``."""
+def read_keys(params_file: str, section: str, keys: tuple[str, ...] | None = None) -> dict:
+    """``keys`` of ``section`` (all of it when None): what the stage declares in dvc.yaml, no more."""
     params = load_params(params_file)
     if section not in params:
         raise SystemExit(f"{params_file}: no '{section}' section")
+    values = params[section] or {}
+    if keys is None:
+        return dict(values)
+    missing = [key for key in keys if key not in values]
+    if missing:
+        raise SystemExit(f"{params_file}: section '{section}' has no {missing}")
+    return {key: values[key] for key in keys}
+
+
+def as_config(params_file: str, section: str, cls: type[T], values: dict) -> T:
+    """``values`` (read from ``section``) as the library's frozen config dataclass ``cls``."""
     try:
-        return from_mapping(cls, params[section])
+        return from_mapping(cls, values)
     except ValueError as err:
         raise SystemExit(f"{params_file}: section '{section}': {err}") from err
+
+
+def load_section(params_file: str, section: str, cls: type[T], keys: tuple[str, ...] | None = None) -> T:
+    """The ``section`` of ``params_file`` (only ``keys`` of it, if given) as dataclass ``cls``."""
+    return as_config(params_file, section, cls, read_keys(params_file, section, keys))
 
 
 def stage(func: Callable[..., None]) -> Callable[..., None]:
@@ -55,7 +63,7 @@ def stage(func: Callable[..., None]) -> Callable[..., None]:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
         try:
             func(*args, **kwargs)
-        except USER_ERRORS as err:
+        except UserError as err:  # the user's data, params or network: one line, no traceback
             log.error("%s", err)
             sys.exit(1)
 

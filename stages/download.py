@@ -1,4 +1,4 @@
-"""DVC stage `download`: the speech and noise corpora into data/raw with a manifest."""
+"""DVC stage `download`: the speech and noise corpora into a folder with a manifest."""
 
 import click
 
@@ -9,7 +9,7 @@ from common import load_section, stage
 
 @click.command()
 @click.option("--params", "params_file", default="params.yaml", show_default=True, help="Parameters file.")
-@click.option("--out", default="data/raw", show_default=True, help="Output folder (a DVC out).")
+@click.option("--out", required=True, help="Output folder (a DVC out).")
 @stage
 def main(params_file: str, out: str) -> None:
     """Fetch (official), copy (local) or generate (synthetic) the corpora."""

@@ -1,11 +1,12 @@
 """DVC stage `evaluate`: score noisy, model and log-MMSE on the test set; register the model."""
 
+import dataclasses
 from pathlib import Path
 
 import click
 
 from clearspeech.core.manifest import read_manifest
-from clearspeech.evaluation.evaluate import EvaluateConfig, evaluate
+from clearspeech.evaluation.evaluate import EvaluateConfig, EvaluationReports, evaluate
 from clearspeech.models.checkpoint import load_checkpoint
 from clearspeech.tracking.publish import MlflowConfig, publish_evaluation
 
@@ -14,19 +15,22 @@ from common import load_section, stage
 
 @click.command()
 @click.option("--params", "params_file", default="params.yaml", show_default=True, help="Parameters file.")
-@click.option("--mixtures", default="data/mixtures/manifest.csv", show_default=True, help="Mixture manifest.")
-@click.option("--model", "model_path", default="models/model.pt", show_default=True, help="Checkpoint to evaluate.")
-@click.option("--enhanced", default="data/enhanced", show_default=True, help="Enhanced test wavs (a DVC out).")
-@click.option("--metrics", "metrics_dir", default="metrics", show_default=True, help="eval.json and tables.")
+@click.option("--mixtures", required=True, help="Mixture manifest.")
+@click.option("--model", "model_path", required=True, help="Checkpoint to evaluate.")
+@click.option("--enhanced", required=True, help="Enhanced test wavs (a DVC out).")
+@click.option("--summary", required=True, help="Per-system means and intervals (JSON metrics).")
+@click.option("--by-condition", required=True, help="Means per noise x SNR x system (CSV).")
+@click.option("--delta-pesq-by-snr", required=True, help="PESQ-WB gain over noisy per SNR (plot CSV).")
+@click.option("--utterances", required=True, help="Per-mixture scores (CSV; the peers stage reads it).")
 @stage
-def main(params_file: str, mixtures: str, model_path: str, enhanced: str, metrics_dir: str) -> None:
-    """Write metrics/eval*.{json,csv} and data/enhanced; log to MLflow and register the model."""
+def main(params_file: str, mixtures: str, model_path: str, enhanced: str, **report_paths: str) -> None:
+    """Write the reports and the enhanced wavs; log to MLflow and register the model."""
     manifest = read_manifest(mixtures, ("id", "split", "noise", "snr", "noisy_path", "clean_path"))
-    cfg = load_section(params_file, "evaluate", EvaluateConfig)
-    report = evaluate(manifest, model_path, cfg, enhanced, metrics_dir)
+    reports = EvaluationReports(**{name: Path(path) for name, path in report_paths.items()})
+    report = evaluate(manifest, model_path, load_section(params_file, "evaluate", EvaluateConfig), enhanced, reports)
     checkpoint = load_checkpoint(model_path)
     publish_evaluation(Path.cwd(), load_section(params_file, "mlflow", MlflowConfig), Path(model_path), report,
-                       manifest[manifest["split"] == "test"], Path(enhanced), Path(metrics_dir),
+                       manifest[manifest["split"] == "test"], Path(enhanced), list(dataclasses.astuple(reports)),
                        checkpoint["arch"], checkpoint["stft"]["sample_rate"])
 
 

@@ -10,11 +10,11 @@ from common import load_section, stage
 
 @click.command()
 @click.option("--params", "params_file", default="params.yaml", show_default=True, help="Parameters file.")
-@click.option("--mixtures", default="data/mixtures/manifest.csv", show_default=True, help="Mixture manifest.")
-@click.option("--out", default="data/features", show_default=True, help="Output folder (a DVC out).")
+@click.option("--mixtures", required=True, help="Mixture manifest.")
+@click.option("--out", required=True, help="Output folder (a DVC out).")
 @stage
 def main(params_file: str, mixtures: str, out: str) -> None:
-    """Write data/features (arrays, index, stats.json, stft.json)."""
+    """Write the feature store (arrays, index, stats.json, stft.json)."""
     cfg = load_section(params_file, "features", FeaturesConfig)
     manifest = read_manifest(mixtures, ("id", "split", "samples", "noisy_path", "clean_path"))
     extract_features(manifest, cfg, out)

@@ -10,8 +10,8 @@ from common import load_section, stage
 
 @click.command()
 @click.option("--params", "params_file", default="params.yaml", show_default=True, help="Parameters file.")
-@click.option("--raw", default="data/raw/manifest.csv", show_default=True, help="Raw corpus manifest.")
-@click.option("--out", default="data/split.csv", show_default=True, help="Split manifest to write.")
+@click.option("--raw", required=True, help="Raw corpus manifest.")
+@click.option("--out", required=True, help="Split manifest to write (a DVC out).")
 @stage
 def main(params_file: str, raw: str, out: str) -> None:
     """Write the split manifest (utterance id, speaker, split, path, duration)."""

@@ -13,13 +13,13 @@ from common import load_section, stage
 
 @click.command()
 @click.option("--params", "params_file", default="params.yaml", show_default=True, help="Parameters file.")
-@click.option("--raw", default="data/raw/manifest.csv", show_default=True, help="Raw corpus manifest (noises).")
-@click.option("--split", "split_csv", default="data/split.csv", show_default=True, help="Split manifest.")
-@click.option("--out", default="data/mixtures", show_default=True, help="Output folder (a DVC out).")
-@click.option("--metrics", default="metrics/synthesize.json", show_default=True, help="Counts and SNR accuracy.")
+@click.option("--raw", required=True, help="Raw corpus manifest (noises).")
+@click.option("--split", "split_csv", required=True, help="Split manifest.")
+@click.option("--out", required=True, help="Output folder (a DVC out).")
+@click.option("--metrics", required=True, help="Counts and SNR accuracy (JSON).")
 @stage
 def main(params_file: str, raw: str, split_csv: str, out: str, metrics: str) -> None:
-    """Write noisy and clean wavs, data/mixtures/manifest.csv and the stage's metrics."""
+    """Write noisy and clean wavs, the mixture manifest in ``out`` and the stage's metrics."""
     cfg = load_section(params_file, "synthesize", SynthesizeConfig)
     split = read_manifest(split_csv, ("utterance_id", "speaker", "split", "path"))
     manifest = synthesize(split, read_manifest(raw, ("kind", "noise", "path")), cfg, out)

@@ -1,31 +1,38 @@
-"""DVC stage `train`: fit the model on the feature store; resumes from checkpoints/last.pt."""
+"""DVC stage `train`: fit the model on the feature store; resumes from the checkpoints folder."""
 
 from pathlib import Path
 
 import click
 
 from clearspeech.models import ModelParams
-from clearspeech.tracking.publish import MlflowConfig, epoch_logger, finish_training, start_training
+from clearspeech.tracking.publish import epoch_logger, finish_training, start_training
 from clearspeech.training.trainer import TrainConfig, train
 
-from common import load_params, load_section, stage
+from common import as_config, load_section, read_keys, stage
 
 
 @click.command()
 @click.option("--params", "params_file", default="params.yaml", show_default=True, help="Parameters file.")
-@click.option("--features", default="data/features", show_default=True, help="Feature store.")
-@click.option("--checkpoints", default="checkpoints", show_default=True, help="Resumable checkpoints (persisted).")
-@click.option("--model", "model_out", default="models/model.pt", show_default=True, help="Best checkpoint.")
-@click.option("--metrics", "metrics_dir", default="metrics", show_default=True, help="train.json, train_curve.csv.")
+@click.option("--features", required=True, help="Feature store.")
+@click.option("--checkpoints", required=True, help="Resumable checkpoints (persisted).")
+@click.option("--model", "model_out", required=True, help="Best checkpoint.")
+@click.option("--summary", required=True, help="Training summary (JSON).")
+@click.option("--curve", required=True, help="Learning curve, one row per epoch (CSV).")
 @stage
-def main(params_file: str, features: str, checkpoints: str, model_out: str, metrics_dir: str) -> None:
+def main(params_file: str, features: str, checkpoints: str, model_out: str, summary: str, curve: str) -> None:
     """Train, log the run to MLflow, keep the best checkpoint as the model."""
-    mlflow_cfg = load_section(params_file, "mlflow", MlflowConfig)
-    model_params = load_section(params_file, "model", ModelParams)
-    run_id = start_training(Path.cwd(), mlflow_cfg, load_params(params_file))
-    summary = train(features, model_params, load_section(params_file, "train", TrainConfig), checkpoints, model_out,
-                    metrics_dir, on_epoch=epoch_logger(run_id))
-    finish_training(run_id, Path(model_out), summary, Path(metrics_dir) / "train_curve.csv")
+    # Exactly what dvc.yaml declares: model.arch, model.target, the chosen architecture's own
+    # section, train and mlflow.experiment (other architectures' sections must not retrain it).
+    arch = load_section(params_file, "model", ModelParams, ("arch", "target")).arch
+    model = read_keys(params_file, "model", ("arch", "target", arch))
+    train_section = read_keys(params_file, "train")
+    experiment = read_keys(params_file, "mlflow", ("experiment",))["experiment"]
+    run_id = start_training(Path.cwd(), experiment,
+                            {"model": model, "train": train_section, "mlflow": {"experiment": experiment}})
+    result = train(features, as_config(params_file, "model", ModelParams, model),
+                   as_config(params_file, "train", TrainConfig, train_section), checkpoints, model_out, summary,
+                   curve, on_epoch=epoch_logger(run_id))
+    finish_training(run_id, Path(model_out), result, Path(curve))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -9,6 +10,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -214,6 +216,7 @@ def test_repro_with_synthetic_source_needs_no_files(synthetic_project):
     assert set(manifest["speaker"]) == {"demo_male", "demo_female"}
     assert json.loads((root / "metrics" / "eval.json").read_text())["model"]["pesq_wb_n"] == 2 * 5 * 3
     assert_second_repro_is_a_no_op(root)
+    assert_stages_rerun_exactly_when_what_they_read_changes(root)
 
 
 def test_more_epochs_resume_from_the_persisted_checkpoint(synthetic_project):
@@ -231,6 +234,51 @@ def test_more_epochs_resume_from_the_persisted_checkpoint(synthetic_project):
         (root / "params.yaml").write_text(original)
     # Rows 1-2 equal to the byte, "seconds" included: they were resumed, not retrained.
     assert len(longer) == 1 + 3 and longer[:3] == curve
+
+
+def stale(root: Path, *stages: str) -> set[str]:
+    """The ``stages`` whose deps or params changed since they ran (``dvc status`` runs nothing)."""
+    return set(json.loads(dvc(root, "status", "--json", *stages)))
+
+
+@contextlib.contextmanager
+def edited(path: Path, change: Callable[[str], str]) -> Iterator[None]:
+    original = path.read_text()
+    path.write_text(change(original))
+    try:
+        yield
+    finally:
+        path.write_text(original)
+
+
+def params_edit(section: str, *keys: str, value) -> Callable[[str], str]:
+    def change(text: str) -> str:
+        params = yaml.safe_load(text)
+        node = params[section]
+        for key in keys[:-1]:
+            node = node[key]
+        node[keys[-1]] = value
+        return yaml.safe_dump(params)
+    return change
+
+
+def assert_stages_rerun_exactly_when_what_they_read_changes(root: Path) -> None:
+    """On a reproduced project: each change makes stale the stages that read it, and only those."""
+    params, src = root / "params.yaml", root / "src" / "clearspeech"
+    assert stale(root, "train", "evaluate") == set()
+    with edited(params, params_edit("mlflow", "examples", value=2)):  # read by evaluate only
+        assert stale(root, "train", "evaluate") == {"evaluate"}
+    with edited(params, params_edit("model", "segan", "l1_weight", value=50.0)):  # not the chosen arch
+        assert stale(root, "train", "evaluate") == set()
+    with edited(params, params_edit("model", "crnn", "dropout", value=0.1)):  # the chosen one
+        assert stale(root, "train", "evaluate") == {"train"}
+    with edited(params, params_edit("train", "lr", value=0.002)):
+        assert stale(root, "train", "evaluate") == {"train"}
+    with edited(src / "training" / "trainer.py", lambda text: text + "# touched\n"):
+        assert "train" in stale(root, "train", "evaluate")
+    with edited(src / "evaluation" / "metrics.py", lambda text: text + "# touched\n"):  # evaluate's only
+        assert stale(root, "train", "evaluate") == {"evaluate"}
+    assert stale(root, "train", "evaluate") == set()
 
 
 def test_every_architecture_through_dvc_exp_run(synthetic_project):

@@ -1,11 +1,15 @@
 """The stage scripts as DVC runs them: params in, one clear line on bad input."""
 
 import importlib
+import importlib.util
 import subprocess
 import sys
 
+import pandas as pd
+import pytest
 import yaml
 from click.testing import CliRunner
+from test_dependencies import stages
 
 from conftest import REPO, write_local_copy
 
@@ -39,3 +43,81 @@ def test_every_stage_has_help(monkeypatch):
         module = importlib.import_module(name)
         result = CliRunner().invoke(module.main, ["--help"])
         assert result.exit_code == 0 and "--params" in result.output
+
+
+def declared_params(name: str) -> dict:
+    """Only what dvc.yaml declares for stage ``name``, out of the project's params.yaml."""
+    full, declared = yaml.safe_load((REPO / "params.yaml").read_text()), {}
+    for key in stages()[name]["params"]:
+        *parents, last = key.split(".")
+        node, dest = full, declared
+        for part in parents:
+            node, dest = node[part], dest.setdefault(part, {})
+        dest[last] = node[last]
+    return declared
+
+
+def stage_module(monkeypatch, name: str):
+    monkeypatch.syspath_prepend(str(REPO / "stages"))
+    spec = importlib.util.spec_from_file_location(f"stage_{name}", REPO / "stages" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def invoke_with_declared_params(tmp_path, module, name: str) -> None:
+    """The stage's cmd from dvc.yaml, against a params file holding only its declared params."""
+    params = tmp_path / f"{name}_params.yaml"  # one file per stage: common.load_params caches by path
+    params.write_text(yaml.safe_dump(declared_params(name)))
+    args = stages()[name]["cmd"].split()[2:] + ["--params", str(params)]
+    result = CliRunner().invoke(module.main, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+
+
+def test_train_reads_and_logs_exactly_its_declared_params(tmp_path, monkeypatch):
+    module, calls = stage_module(monkeypatch, "train"), {}
+    monkeypatch.setattr(module, "start_training", lambda root, experiment, params: calls.update(
+        experiment=experiment, logged=params) or "run")
+    monkeypatch.setattr(module, "train", lambda *args, **kwargs: calls.update(train=args) or {})
+    monkeypatch.setattr(module, "finish_training", lambda *args: None)
+    invoke_with_declared_params(tmp_path, module, "train")
+    assert calls["logged"] == declared_params("train") and set(calls["logged"]["model"]) == {"arch", "target", "crnn"}
+    features, model_params, train_cfg, *paths = calls["train"]
+    assert model_params.arch == "crnn" and model_params.arch_config["rnn_hidden"] == 1024
+    assert train_cfg.lr == declared_params("train")["train"]["lr"]
+    assert list(map(str, [features, *paths])) == ["data/features", "checkpoints", "models/model.pt",
+                                                  "metrics/train.json", "metrics/train_curve.csv"]
+
+
+def test_evaluate_and_peers_need_only_their_declared_params(tmp_path, monkeypatch):
+    evaluate, seen = stage_module(monkeypatch, "evaluate"), {}
+    monkeypatch.setattr(evaluate, "read_manifest", lambda *args: pd.DataFrame({"split": ["test"]}))
+    monkeypatch.setattr(evaluate, "evaluate", lambda *args: seen.update(reports=args[-1]) or {})
+    monkeypatch.setattr(evaluate, "load_checkpoint", lambda path: {"arch": "crnn", "stft": {"sample_rate": 16000}})
+    monkeypatch.setattr(evaluate, "publish_evaluation", lambda *args: seen.update(mlflow=args[1], logged=args[6]))
+    invoke_with_declared_params(tmp_path, evaluate, "evaluate")
+    assert seen["mlflow"].examples == 3 and [str(p) for p in seen["logged"]] == [
+        "metrics/eval.json", "metrics/eval_by_condition.csv", "metrics/eval_delta_pesq_by_snr.csv",
+        "metrics/eval_utterances.csv"]
+    peers = stage_module(monkeypatch, "peers")
+    monkeypatch.setattr(peers, "read_manifest", lambda *args: None)
+    monkeypatch.setattr(peers, "compare_peers", lambda *args: seen.update(peers_cfg=args[3]) or {})
+    monkeypatch.setattr(peers, "publish_peers", lambda root, experiment, *args: seen.update(experiment=experiment))
+    invoke_with_declared_params(tmp_path, peers, "peers")
+    assert seen["experiment"] == "clearspeech" and "nsnet2" in seen["peers_cfg"].peers
+
+
+def test_user_error_is_one_line_and_exit_1_other_errors_keep_their_traceback(monkeypatch, caplog):
+    monkeypatch.syspath_prepend(str(REPO / "stages"))
+    from clearspeech.core.manifest import ManifestError
+
+    from common import stage
+
+    def broken_manifest() -> None:
+        raise ManifestError("data/x.csv: missing columns ['id']")
+
+    with pytest.raises(SystemExit) as exit_info:
+        stage(broken_manifest)()
+    assert exit_info.value.code == 1 and caplog.messages == ["data/x.csv: missing columns ['id']"]
+    with pytest.raises(KeyError):
+        stage(lambda: {}["bug"])()

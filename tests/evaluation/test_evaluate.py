@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 
 from clearspeech.core.audio import write_audio
-from clearspeech.evaluation.evaluate import SYSTEMS, EvaluateConfig, evaluate
+from clearspeech.evaluation.evaluate import SYSTEMS, EvaluateConfig, EvaluationReports, evaluate
 from clearspeech.evaluation.metrics import METRICS
 
 from conftest import write_checkpoint
@@ -18,19 +18,21 @@ def test_evaluate_scores_every_system_and_reports_failures(feature_store, tmp_pa
     write_audio(silent["clean_path"], np.zeros(16000, dtype=np.float32), 16000)
     manifest = pd.concat([manifest, pd.DataFrame([silent])], ignore_index=True)
     cfg = EvaluateConfig(device="cpu", threads=1, workers=2, valid_mixtures=2)
-    report = evaluate(manifest, write_checkpoint(tmp_path / "m.pt"), cfg, tmp_path / "enhanced", tmp_path / "metrics")
+    out = tmp_path / "metrics"
+    reports = EvaluationReports(out / "s.json", out / "c.csv", out / "d.csv", out / "u.csv")
+    report = evaluate(manifest, write_checkpoint(tmp_path / "m.pt"), cfg, tmp_path / "enhanced", reports)
 
     assert set(SYSTEMS) <= set(report) and {"improvement_model", "improvement_logmmse"} <= set(report)
     for system in SYSTEMS:
         assert report[system]["pesq_wb_n"] == 2 and report[system]["failed_scores"] == len(METRICS)
     assert 1.0 < report["model"]["valid_pesq_wb"] < 4.7
-    assert json.loads((tmp_path / "metrics" / "eval.json").read_text())["noisy"]["si_sdr"] == report["noisy"]["si_sdr"]
+    assert json.loads(reports.summary.read_text())["noisy"]["si_sdr"] == report["noisy"]["si_sdr"]
     assert abs(report["noisy"]["si_sdr"] - 20.0) < 0.1
-    utterances = pd.read_csv(tmp_path / "metrics" / "eval_utterances.csv")
+    utterances = pd.read_csv(reports.utterances)
     failed = utterances[utterances["id"] == "silent"]
     assert len(failed) == 3 and failed[list(METRICS)].isna().all().all()
     assert failed["errors"].str.contains("silent").all()
     assert sorted(p.name for p in (tmp_path / "enhanced" / "model").iterdir()) == ["m6.wav", "m7.wav", "silent.wav"]
-    delta = pd.read_csv(tmp_path / "metrics" / "eval_delta_pesq_by_snr.csv")
+    delta = pd.read_csv(reports.delta_pesq_by_snr)
     assert list(delta.columns) == ["snr", "model", "logmmse"]
-    assert set(pd.read_csv(tmp_path / "metrics" / "eval_by_condition.csv")["system"]) == set(SYSTEMS)
+    assert set(pd.read_csv(reports.by_condition)["system"]) == set(SYSTEMS)

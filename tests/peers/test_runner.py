@@ -9,11 +9,12 @@ import pandas as pd
 import pytest
 
 from clearspeech.core.audio import load_mono, write_audio
-from clearspeech.evaluation.evaluate import EvaluateConfig, evaluate
+from clearspeech.evaluation.evaluate import EvaluateConfig, EvaluationReports, evaluate
 from clearspeech.evaluation.metrics import si_sdr
 from clearspeech.peers.compare import EvaluationMissing, PeersConfig, compare_peers
 from clearspeech.peers.delay import compensate, estimate_delay
 from clearspeech.peers.runner import run_peer
+from clearspeech.peers.tables import PeersReports
 
 from conftest import write_checkpoint, write_mixtures
 from peer_fakes import SHIFT, STARTUP_SECONDS
@@ -99,20 +100,22 @@ def test_comparison_completes_beside_failing_peers(tmp_path):
     """The stage's library call end to end: evaluate's table, one good and two failing peers."""
     manifest = write_mixtures(tmp_path / "mixtures")
     checkpoint = write_checkpoint(tmp_path / "model.pt")
+    out = tmp_path / "metrics"
     evaluate(manifest, checkpoint, EvaluateConfig(device="cpu", threads=1, workers=1, valid_mixtures=0),
-             tmp_path / "enhanced", tmp_path / "metrics")
+             tmp_path / "enhanced", EvaluationReports(out / "s.json", out / "c.csv", out / "d.csv", out / "u.csv"))
     specs = {name: FAKES[name] for name in ("delays", "raises", "hangs")}
-    report = compare_peers(manifest, tmp_path / "metrics" / "eval_utterances.csv", checkpoint,
-                           PeersConfig(timeout=10, workers=1), tmp_path / "peers", tmp_path / "metrics", specs)
+    reports = PeersReports(out / "p.json", out / "p.md", out / "pc.csv", out / "ps.csv")
+    report = compare_peers(manifest, out / "u.csv", checkpoint, PeersConfig(timeout=10, workers=1),
+                           tmp_path / "peers", reports, specs)
     assert list(report["systems"]) == ["noisy", "model", "logmmse", "delays"]
     assert set(report["failed"]) == {"raises", "hangs"} and "timed out" in report["failed"]["hangs"]
     # A pure delay, removed, is the noisy input again: same scores.
     assert report["systems"]["delays"]["pesq_wb"] == pytest.approx(report["systems"]["noisy"]["pesq_wb"], abs=0.01)
     assert report["peer_minus_model"]["delays"]["si_sdr"] == pytest.approx(
         report["systems"]["noisy"]["si_sdr"] - report["systems"]["model"]["si_sdr"], abs=0.05)
-    table = (tmp_path / "metrics" / "peers_table.md").read_text()
+    table = reports.table.read_text()
     assert "`delays`" in table and "- `hangs` failed: timed out" in table
-    conditions = pd.read_csv(tmp_path / "metrics" / "peers_by_condition.csv")
+    conditions = pd.read_csv(reports.by_condition)
     assert set(conditions["system"]) == {"noisy", "model", "logmmse", "delays"}
     assert sorted((tmp_path / "peers" / "delays").glob("*.wav"))
 
@@ -121,7 +124,7 @@ def test_missing_evaluation_is_one_clear_error(tmp_path):
     manifest = write_mixtures(tmp_path / "mixtures")
     with pytest.raises(EvaluationMissing, match="eval_utterances.csv: not found; run the evaluate stage"):
         compare_peers(manifest, tmp_path / "eval_utterances.csv", tmp_path / "model.pt", PeersConfig(),
-                      tmp_path / "peers", tmp_path / "metrics", {})
+                      tmp_path / "peers", PeersReports.in_folder(tmp_path / "metrics"), {})
 
 
 def test_unknown_peer_in_params_names_the_known_ones():

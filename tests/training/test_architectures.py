@@ -28,7 +28,8 @@ def test_each_architecture_trains_saves_and_enhances(feature_store, tmp_path, ar
     features, _ = feature_store
     target = "waveform" if arch == "segan" else "irm"
     params = ModelParams(arch=arch, target="irm", **{arch: SMALL[arch]})
-    summary = train(features, params, FAST, tmp_path / "ckpt", tmp_path / "model.pt", tmp_path / "metrics")
+    summary = train(features, params, FAST, tmp_path / "ckpt", tmp_path / "model.pt", tmp_path / "train.json",
+                    tmp_path / "train_curve.csv")
     assert summary["epochs"] == 2 and np.isfinite(summary["best_valid_loss"])
     payload = load_checkpoint(tmp_path / "model.pt")
     assert payload["arch"] == arch and payload["target"] == target

@@ -16,7 +16,9 @@ FAST = TrainConfig(device="cpu", threads=1, epochs=2, batch_size=4, crop_frames=
 
 def test_train_writes_model_metrics_and_curve(feature_store, tmp_path):
     features, _ = feature_store
-    summary = train(features, MODEL, FAST, tmp_path / "ckpt", tmp_path / "model.pt", tmp_path / "metrics")
+    metrics = tmp_path / "metrics"
+    summary = train(features, MODEL, FAST, tmp_path / "ckpt", tmp_path / "model.pt", metrics / "train.json",
+                    metrics / "train_curve.csv")
     assert summary["epochs"] == 2 and summary["stopped_by"] == "epochs" and summary["parameters"] > 0
     assert json.loads((tmp_path / "metrics" / "train.json").read_text()) == summary
     curve = pd.read_csv(tmp_path / "metrics" / "train_curve.csv")

@@ -13,6 +13,7 @@ import click
 from clearspeech.core.manifest import ManifestError, read_manifest
 from clearspeech.peers import PEERS
 from clearspeech.peers.compare import EvaluationMissing, PeersConfig, compare_peers
+from clearspeech.peers.tables import PeersReports
 
 
 @click.command("peers")
@@ -39,8 +40,9 @@ def peers(names: tuple[str, ...], timeout: float, max_delay_ms: float, workers: 
         raise click.ClickException(str(err)) from err
     try:
         manifest = read_manifest(mixtures, ("id", "split", "noise", "snr", "noisy_path", "clean_path"))
-        compare_peers(manifest, Path(eval_utterances), Path(model_path), cfg, Path(peers_dir), Path(metrics_dir))
+        reports = PeersReports.in_folder(Path(metrics_dir))
+        compare_peers(manifest, Path(eval_utterances), Path(model_path), cfg, Path(peers_dir), reports)
     except (ManifestError, EvaluationMissing) as err:
         raise click.ClickException(str(err)) from err
     # Failed peers are listed under the table; the comparison of the others still stands.
-    click.echo((Path(metrics_dir) / "peers_table.md").read_text(encoding="utf-8"))
+    click.echo(reports.table.read_text(encoding="utf-8"))

@@ -14,12 +14,13 @@ import soundfile as sf
 import torch
 import torchaudio.functional as AF
 
+from clearspeech.core.errors import UserError
 from clearspeech.core.files import atomic_path
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
 
 
-class AudioError(ValueError):
+class AudioError(UserError, ValueError):
     """An audio file that cannot be used; the message names the file and the problem."""
 
 

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from clearspeech.core.errors import UserError
 from clearspeech.core.files import atomic_path
 
 
-class ManifestError(ValueError):
+class ManifestError(UserError, ValueError):
     """A manifest that is missing, unreadable or lacks required columns."""
 
 

@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import IO
 
+from clearspeech.core.errors import UserError
+
 log = logging.getLogger(__name__)
 
 _CHUNK = 1 << 20
@@ -31,7 +33,7 @@ _CORRUPT_ERRORS = (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, l
 Select = Callable[[str], str | None]
 
 
-class ArchiveError(ValueError):
+class ArchiveError(UserError, ValueError):
     """An archive that cannot be extracted; the message names the archive."""
 
 

@@ -24,6 +24,7 @@ import soundfile as sf
 from tqdm import tqdm
 
 from clearspeech.core.audio import AUDIO_SUFFIXES, read_audio, write_audio
+from clearspeech.core.errors import UserError
 from clearspeech.core.files import atomic_dir, file_digest
 from clearspeech.core.manifest import read_manifest, write_manifest
 from clearspeech.data import demo
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 SOURCES = ("official", "local", "synthetic")
 
 
-class CorpusError(ValueError):
+class CorpusError(UserError, ValueError):
     """A local corpus copy that lacks a speaker or noise, or holds an unusable file."""
 
 

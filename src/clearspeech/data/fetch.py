@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlsplit
 import requests
 from tqdm import tqdm
 
+from clearspeech.core.errors import UserError
 from clearspeech.core.files import file_digest
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ _OFFLINE_HINT = (
 )
 
 
-class DownloadError(RuntimeError):
+class DownloadError(UserError, RuntimeError):
     """A download that failed; the message always names the URL."""
 
 

@@ -13,12 +13,14 @@ import logging
 import numpy as np
 import pandas as pd
 
+from clearspeech.core.errors import UserError
+
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "valid", "test")
 
 
-class SplitError(ValueError):
+class SplitError(UserError, ValueError):
     """The corpus cannot provide the requested split."""
 
 

@@ -42,9 +42,19 @@ class EvaluateConfig:
     valid_mixtures: int = 150
 
 
+@dataclasses.dataclass(frozen=True)
+class EvaluationReports:
+    """Where evaluate writes its reports (the stage's outs, passed from ``dvc.yaml``)."""
+
+    summary: Path  # per system the mean metrics and intervals (``eval.json``)
+    by_condition: Path  # means per noise x SNR x system (CSV)
+    delta_pesq_by_snr: Path  # PESQ-WB gain over noisy per SNR, model and log-MMSE (the plot CSV)
+    utterances: Path  # the long per-mixture table the peers stage reuses (CSV)
+
+
 def evaluate(manifest: pd.DataFrame, checkpoint: str | Path, cfg: EvaluateConfig, enhanced_dir: str | Path,
-             metrics_dir: str | Path) -> dict:
-    """Score the test split, write the reports into ``metrics_dir``; returns ``eval.json``'s dict."""
+             reports: EvaluationReports) -> dict:
+    """Score the test split, write ``reports``; returns the summary's dict."""
     enhancer = Enhancer.from_checkpoint(checkpoint, resolve_device(cfg.device, cfg.threads))
     test = manifest[manifest["split"] == "test"].reset_index(drop=True)
     with atomic_dir(enhanced_dir) as staging:
@@ -55,7 +65,7 @@ def evaluate(manifest: pd.DataFrame, checkpoint: str | Path, cfg: EvaluateConfig
     table = _scores_table(test, scores)
     report = summary(table)
     report["model"]["valid_pesq_wb"] = validation_pesq(manifest, enhancer, cfg)
-    _write_reports(table, report, Path(metrics_dir))
+    _write_reports(table, report, reports)
     log.info("PESQ-WB noisy %.3f, model %.3f, logmmse %.3f", *(report[s]["pesq_wb"] for s in SYSTEMS))
     return report
 
@@ -108,10 +118,10 @@ def _json_ready(value):
     return None if isinstance(value, float) and not np.isfinite(value) else value
 
 
-def _write_reports(table: pd.DataFrame, report: dict, metrics_dir: Path) -> None:
-    write_text_atomic(metrics_dir / "eval.json", json.dumps(_json_ready(report), indent=2) + "\n")
-    for name, frame in (("eval_by_condition.csv", by_condition(table)),
-                        ("eval_delta_pesq_by_snr.csv", delta_by_snr(table)),
-                        ("eval_utterances.csv", table)):
-        with atomic_path(metrics_dir / name, suffix=".csv") as tmp:
+def _write_reports(table: pd.DataFrame, report: dict, reports: EvaluationReports) -> None:
+    write_text_atomic(reports.summary, json.dumps(_json_ready(report), indent=2) + "\n")
+    for path, frame in ((reports.by_condition, by_condition(table)),
+                        (reports.delta_pesq_by_snr, delta_by_snr(table)),
+                        (reports.utterances, table)):
+        with atomic_path(path, suffix=".csv") as tmp:
             frame.to_csv(tmp, index=False, float_format="%.4f")

@@ -33,6 +33,7 @@ import pesq as pesq_lib
 import pystoi
 
 from clearspeech.core.audio import resample, rms
+from clearspeech.core.errors import UserError
 from clearspeech.core.parallel import ordered_map
 
 logger = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ _PESQ_REASONS = {
 _STOI_NO_FRAMES = "Not enough STFT frames"  # start of pystoi's warning when it returns 1e-5
 
 
-class MetricError(ValueError):
+class MetricError(UserError, ValueError):
     """A metric that is undefined for this pair of signals; the message says why."""
 
 

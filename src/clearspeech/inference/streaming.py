@@ -19,6 +19,7 @@ import time
 import numpy as np
 import torch
 
+from clearspeech.core.errors import UserError
 from clearspeech.core.stft import _window
 from clearspeech.inference.enhancer import Enhancer, output_to_log_magnitude
 
@@ -26,7 +27,7 @@ from clearspeech.inference.enhancer import Enhancer, output_to_log_magnitude
 STREAMS = {"crn": ("clearspeech.models.crn", "CRNStream"), "rced": ("clearspeech.models.rced", "RCEDStream")}
 
 
-class StreamingError(ValueError):
+class StreamingError(UserError, ValueError):
     """A model or signal that cannot be streamed; the message says why."""
 
 

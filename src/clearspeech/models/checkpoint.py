@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from clearspeech.core.errors import UserError
 from clearspeech.core.files import atomic_path
 from clearspeech.models import build_model
 
@@ -22,7 +23,7 @@ FORMAT_VERSION = 1
 _REQUIRED = ("arch", "model_config", "bins", "target", "stft", "stats", "model_state")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError, ValueError):
     """A file that is not a usable ClearSpeech checkpoint; the message names it."""
 
 

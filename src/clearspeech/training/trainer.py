@@ -26,6 +26,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
+from clearspeech.core.errors import UserError
 from clearspeech.core.files import atomic_path, file_digest, write_text_atomic
 from clearspeech.data.features import load_split
 from clearspeech.inference.enhancer import Standardizer, output_kind, output_to_log_magnitude
@@ -44,7 +45,7 @@ from clearspeech.training.frontend import SpectralFrontEnd, WaveCropBatches, wav
 log = logging.getLogger(__name__)
 
 
-class TrainingDiverged(RuntimeError):
+class TrainingDiverged(UserError, RuntimeError):
     """The loss became NaN or infinite."""
 
 
@@ -316,10 +317,10 @@ def _signature(base: dict[str, Any], cfg: TrainConfig) -> str:
 
 
 def train(features_dir: str | os.PathLike, model_params: ModelParams, cfg: TrainConfig,
-          checkpoint_dir: str | os.PathLike, model_out: str | os.PathLike, metrics_dir: str | os.PathLike,
-          on_epoch: Callable[[dict[str, float]], None] | None = None) -> dict[str, Any]:
-    """Train (resuming when possible), then write the best model and ``train.json`` /
-    ``train_curve.csv`` into ``metrics_dir``; returns the summary written to ``train.json``."""
+          checkpoint_dir: str | os.PathLike, model_out: str | os.PathLike, summary_json: str | os.PathLike,
+          curve_csv: str | os.PathLike, on_epoch: Callable[[dict[str, float]], None] | None = None) -> dict[str, Any]:
+    """Train (resuming when possible), then write the best model to ``model_out``, the summary
+    (returned too) to ``summary_json`` and one row per epoch to ``curve_csv``."""
     trainer_cls = Trainer
     if model_params.arch in WAVEFORM_ARCHS:
         from clearspeech.training.adversarial import SEGANTrainer  # it imports this module
@@ -336,10 +337,9 @@ def train(features_dir: str | os.PathLike, model_params: ModelParams, cfg: Train
         "best_valid_loss": state["best_valid_loss"], "stopped_by": state["stopped_by"],
         "train_seconds": round(sum(row["seconds"] for row in state["history"]), 1),
     }
-    metrics_dir = Path(metrics_dir)
-    write_text_atomic(metrics_dir / "train.json", json.dumps(summary, indent=2) + "\n")
+    write_text_atomic(summary_json, json.dumps(summary, indent=2) + "\n")
     curve = pd.DataFrame(state["history"], columns=["epoch", "train_loss", "valid_loss", "lr", "seconds"])
-    with atomic_path(metrics_dir / "train_curve.csv", suffix=".csv") as tmp:
+    with atomic_path(curve_csv, suffix=".csv") as tmp:
         curve.to_csv(tmp, index=False, float_format="%.6g")
     return summary
 
