@@ -12,7 +12,7 @@ import torch
 
 from clearspeech.core.audio import write_audio
 from clearspeech.core.config import from_mapping
-from clearspeech.core.stft import StftParams
+from clearspeech.core.stft import StftParams, istft, stft
 from clearspeech.data import demo
 from clearspeech.data.features import FeaturesConfig, extract_features
 from clearspeech.data.mixing import mix
@@ -93,6 +93,15 @@ def write_checkpoint(path: Path, seed: int = 0, target: str = "irm", arch: str =
         "model_state": build_model(arch, config, params.bins, target).state_dict(),
     })
     return path
+
+
+def onnx_enhance(session, meta: dict, waves: np.ndarray) -> np.ndarray:
+    """What a runtime does with the metadata: STFT, the graph on the magnitude, iSTFT with the noisy phase."""
+    params = StftParams(meta["n_fft"], meta["hop"], meta["window"].removeprefix("periodic "), meta["sample_rate"])
+    spec = stft(torch.from_numpy(waves), params)
+    magnitude = session.run([meta["output"]], {meta["input"]: spec.abs().numpy()})[0]
+    rebuilt = torch.polar(torch.from_numpy(magnitude), torch.angle(spec))
+    return istft(rebuilt, params, waves.shape[-1]).numpy()
 
 
 SPLIT_OF = ("train", "train", "train", "train", "valid", "valid", "test", "test")
