@@ -32,8 +32,10 @@ import numpy as np
 import pandas as pd
 import torch
 
+from clearspeech.models import REGISTRY, parameter_count
+
 REPO = Path(__file__).resolve().parents[1]
-ARCHS = ("crnn", "crn", "rced", "autoencoder", "segan")
+ARCHS = tuple(REGISTRY)  # every registered architecture
 DATA = ["download.source=local", "download.local_dir=../shared/data",
         "download.noises=[kitchen,machine,water,music,playground]"]
 # Sizes that train a useful number of steps in minutes on two CPU cores.
@@ -51,7 +53,7 @@ def run_experiment(arch: str, minutes: float, data: list[str]) -> float:
     """``dvc exp run`` for ``arch``; its wall seconds."""
     # Short epochs: the budget is checked after each epoch, and validation tracks progress.
     overrides = [*data, f"model.arch={arch}", f"train.max_minutes={minutes:g}", "train.steps_per_epoch=100",
-                 "peers.peers=[]", *CPU_SIZES[arch]]
+                 "peers.peers=[]", *CPU_SIZES.get(arch, [])]
     command = ["dvc", "exp", "run", "-f", "-n", f"compare-{arch}"]  # -f: a rerun replaces it
     for override in overrides:
         command += ["-S", override]
@@ -64,7 +66,6 @@ def measure(arch: str) -> dict:
     """What the comparison table shows for the model the last run left in the workspace."""
     from clearspeech.core.audio import load_mono
     from clearspeech.inference.enhancer import Enhancer
-    from clearspeech.models import parameter_count
     from clearspeech.models.complexity import count_macs
 
     torch.set_num_threads(1)

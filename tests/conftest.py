@@ -12,11 +12,11 @@ import torch
 
 from clearspeech.core.audio import write_audio
 from clearspeech.core.config import from_mapping
-from clearspeech.core.stft import StftParams
+from clearspeech.core.stft import StftParams, istft, stft
 from clearspeech.data import demo
 from clearspeech.data.features import FeaturesConfig, extract_features
 from clearspeech.data.mixing import mix
-from clearspeech.models import ARCHITECTURES, build_model, front_end_params
+from clearspeech.models import architecture, build_model
 from clearspeech.models.checkpoint import save_checkpoint
 
 # Tiny models run fastest on one thread; two oversubscribe this 2-core machine (and CI's).
@@ -82,8 +82,9 @@ def write_checkpoint(path: Path, seed: int = 0, target: str = "irm", arch: str =
     by default, or spectral ``arch`` with ``config`` over its defaults (its own STFT). ``stats``:
     the per-bin (mean, std) of every standardisation."""
     torch.manual_seed(seed)
-    config = dataclasses.asdict(from_mapping(ARCHITECTURES[arch][0], TINY_CRNN if arch == "crnn" else config or {}))
-    params = front_end_params(arch, config, 16000) or StftParams()
+    spec = architecture(arch)
+    config = dataclasses.asdict(from_mapping(spec.config, TINY_CRNN if arch == "crnn" else config or {}))
+    params = spec.stft(config, 16000) or StftParams()
     save_checkpoint(path, {
         "arch": arch, "model_config": config, "bins": params.bins, "target": target,
         "stft": {**dataclasses.asdict(params), "floor": 1e-5},
@@ -92,6 +93,15 @@ def write_checkpoint(path: Path, seed: int = 0, target: str = "irm", arch: str =
         "model_state": build_model(arch, config, params.bins, target).state_dict(),
     })
     return path
+
+
+def onnx_enhance(session, meta: dict, waves: np.ndarray) -> np.ndarray:
+    """What a runtime does with the metadata: STFT, the graph on the magnitude, iSTFT with the noisy phase."""
+    params = StftParams(meta["n_fft"], meta["hop"], meta["window"].removeprefix("periodic "), meta["sample_rate"])
+    spec = stft(torch.from_numpy(waves), params)
+    magnitude = session.run([meta["output"]], {meta["input"]: spec.abs().numpy()})[0]
+    rebuilt = torch.polar(torch.from_numpy(magnitude), torch.angle(spec))
+    return istft(rebuilt, params, waves.shape[-1]).numpy()
 
 
 SPLIT_OF = ("train", "train", "train", "train", "valid", "valid", "test", "test")

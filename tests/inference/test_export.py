@@ -4,26 +4,15 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-import torch
 from click.testing import CliRunner
 
 from clearspeech.cli.app import main
 from clearspeech.core.files import file_digest
-from clearspeech.core.stft import StftParams, istft, stft
 from clearspeech.inference.enhancer import Enhancer
 from clearspeech.inference.export import INPUT, OUTPUT, export_onnx, metadata_path
 from clearspeech.models.checkpoint import load_checkpoint
 
-from conftest import real_noisy_speech, write_checkpoint
-
-
-def onnx_enhance(session: ort.InferenceSession, meta: dict, waves: np.ndarray) -> np.ndarray:
-    """What a runtime does with the metadata: STFT, the graph on the magnitude, iSTFT with the noisy phase."""
-    params = StftParams(meta["n_fft"], meta["hop"], meta["window"].removeprefix("periodic "), meta["sample_rate"])
-    spec = stft(torch.from_numpy(waves), params)
-    magnitude = session.run([meta["output"]], {meta["input"]: spec.abs().numpy()})[0]
-    rebuilt = torch.polar(torch.from_numpy(magnitude), torch.angle(spec))
-    return istft(rebuilt, params, waves.shape[-1]).numpy()
+from conftest import onnx_enhance, real_noisy_speech, write_checkpoint
 
 
 @pytest.mark.parametrize("target", ["irm", "mapping"])

@@ -4,14 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from clearspeech.core.stft import StftParams
+from clearspeech.core.stft import SpectralFrontEnd, StftParams
 from clearspeech.data import demo
 from clearspeech.data.features import load_split
 from clearspeech.inference.enhancer import Enhancer
 from clearspeech.models import ModelParams
 from clearspeech.models.checkpoint import load_checkpoint
-from clearspeech.training.adversarial import SEGANTrainer
-from clearspeech.training.frontend import SpectralFrontEnd, WaveCropBatches, waveform_stats
+from clearspeech.training.batches import WaveCropBatches
+from clearspeech.training.frontend import waveform_stats
 from clearspeech.training.trainer import TrainConfig, Trainer, train
 
 FAST = TrainConfig(device="cpu", threads=1, epochs=2, batch_size=2, crop_frames=32, steps_per_epoch=2)
@@ -49,7 +49,8 @@ def test_own_front_ends_use_their_stft_and_train_statistics(feature_store):
     stats = waveform_stats(split, front)
     assert len(stats["noisy_mean"]) == 161 and min(stats["clean_std"]) > 0
     trainer = Trainer(features, ModelParams(arch="crn", crn=SMALL["crn"]), FAST, "unused")
-    assert trainer.stft["n_fft"] == 320 and trainer.stft["bins"] == 161 and trainer.stats == stats
+    stft = trainer.base["stft"]
+    assert stft["n_fft"] == 320 and stft["bins"] == 161 and trainer.base["stats"] == stats
 
 
 def test_waveform_crops_cover_the_mixtures_and_pad_short_ones(feature_store):
@@ -66,9 +67,9 @@ def test_waveform_crops_cover_the_mixtures_and_pad_short_ones(feature_store):
 def test_segan_resumes_with_its_discriminator(feature_store, tmp_path):
     features, _ = feature_store
     params = ModelParams(arch="segan", segan=SMALL["segan"])
-    first = SEGANTrainer(features, params, FAST, tmp_path)
+    first = Trainer(features, params, FAST, tmp_path)
     first.run()
-    again = SEGANTrainer(features, params, TrainConfig(**{**FAST.__dict__, "epochs": 3}), tmp_path)
+    again = Trainer(features, params, TrainConfig(**{**FAST.__dict__, "epochs": 3}), tmp_path)
     assert again.resume() and again.state["epoch"] == 2
-    for left, right in zip(first.discriminator.parameters(), again.discriminator.parameters()):
+    for left, right in zip(first.task.discriminator.parameters(), again.task.discriminator.parameters()):
         assert torch.equal(left, right)

@@ -14,6 +14,7 @@ import torch
 from tqdm import tqdm
 
 from clearspeech.core.audio import AudioError
+from clearspeech.core.device import resolve_device
 from clearspeech.inference.enhancer import ChunkSeconds, Enhancer
 from clearspeech.inference.files import audio_seconds, enhance_file, stream_file
 from clearspeech.inference.paths import plan_jobs
@@ -26,8 +27,6 @@ MODEL_HELP = ("Checkpoint file, models:/<name>@<alias>, models:/<name>/<version>
 
 
 def _load(model: str, device: str, threads: int) -> Enhancer:
-    from clearspeech.training.trainer import resolve_device
-
     if device == "cuda" and not torch.cuda.is_available():
         raise ModelSourceError("--device cuda: PyTorch sees no CUDA device here (use auto or cpu)")
     payload = load_model_payload(model)
@@ -73,10 +72,10 @@ def enhance_command(inputs: tuple[Path, ...], output: str | None, model: str, de
     except (ModelSourceError, ValueError) as err:
         raise click.ClickException(str(err)) from err
     if stream:
-        from clearspeech.inference.streaming import STREAMS
+        from clearspeech.inference.streaming import streamable
 
-        if enhancer.arch not in STREAMS:
-            raise click.ClickException(f"--stream needs a causal model ({', '.join(sorted(STREAMS))}); "
+        if enhancer.arch not in streamable():
+            raise click.ClickException(f"--stream needs a causal model ({', '.join(streamable())}); "
                                        f"{model} is {enhancer.arch}")
     failed = _run_jobs(enhancer, plan.jobs, seconds, subtype, quiet, stream)
     sys.exit(1 if failed or plan.errors else 0)

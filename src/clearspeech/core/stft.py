@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
 import torch
 
 WINDOWS = {"hann": torch.hann_window, "hamming": torch.hamming_window, "blackman": torch.blackman_window}
@@ -74,6 +73,25 @@ def reconstruct(log_mag: torch.Tensor, phase_source: torch.Tensor, params: StftP
     return istft(torch.polar(log_mag.exp().to(torch.float32), phase), params, samples)
 
 
-def log_spectrogram(signal: np.ndarray, params: StftParams, floor: float) -> np.ndarray:
-    """Log-magnitude of a mono numpy signal ``(samples,)`` -> float32 ``(frames, bins)``."""
-    return log_magnitude(stft(torch.from_numpy(signal), params), floor).numpy()
+@dataclasses.dataclass(frozen=True)
+class SpectralFrontEnd:
+    """An STFT and its log floor: the one log-magnitude front end of the features stage, of the
+    on-the-fly training path and of their statistics."""
+
+    params: StftParams
+    floor: float = 1e-5
+
+    def log_spectra(self, waves: torch.Tensor) -> torch.Tensor:
+        """``(..., samples)`` -> log-magnitudes ``(..., frames, bins)``."""
+        return log_magnitude(stft(waves, self.params), self.floor)
+
+    def frame_weights(self, lengths: torch.Tensor, frames: int) -> torch.Tensor:
+        """``(batch,)`` sample counts -> ``(batch, frames)`` weights, 0 on frames of zero padding."""
+        first_sample = torch.arange(frames, device=lengths.device) * self.params.hop
+        return (first_sample[None, :] < lengths[:, None]).float()
+
+    def batch(self, noisy: torch.Tensor, clean: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Waveform crops ``(batch, samples)`` -> noisy and clean log-magnitudes ``(batch, frames,
+        bins)`` and frame weights ``(batch, frames)``, the layout of :mod:`clearspeech.training.batches`."""
+        noisy_log, clean_log = self.log_spectra(noisy), self.log_spectra(clean)
+        return noisy_log, clean_log, self.frame_weights(lengths, noisy_log.shape[1])

@@ -26,13 +26,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 from tqdm import tqdm
 
 from clearspeech.core.audio import AudioError, read_audio, to_mono
 from clearspeech.core.files import atomic_dir, write_text_atomic
 from clearspeech.core.manifest import read_manifest, write_manifest
 from clearspeech.core.parallel import ordered_map
-from clearspeech.core.stft import StftParams, log_spectrogram
+from clearspeech.core.stft import SpectralFrontEnd, StftParams
 from clearspeech.data.split import SPLITS
 
 log = logging.getLogger(__name__)
@@ -79,17 +80,17 @@ def extract_features(manifest: pd.DataFrame, cfg: FeaturesConfig, out_dir: str |
             rows = manifest[manifest["split"] == split].reset_index(drop=True)
             if rows.empty:
                 raise ValueError(f"the mixture manifest has no {split} rows")
-            sums = _write_split(rows, cfg, staging / split)
+            split_stats = _write_split(rows, cfg, staging / split)
             if split == "train":
-                stats = finish_stats(sums)
+                stats = split_stats.finish()
         write_text_atomic(staging / "stats.json", json.dumps(stats, indent=1))
         meta = dataclasses.asdict(params) | {"floor": cfg.floor, "dtype": cfg.dtype, "bins": params.bins}
         write_text_atomic(staging / "stft.json", json.dumps(meta, indent=1))
     return stats
 
 
-def _write_split(rows: pd.DataFrame, cfg: FeaturesConfig, dest: Path) -> dict[str, np.ndarray]:
-    """Fill one split's arrays; returns float64 per-bin sums and squared sums for the stats."""
+def _write_split(rows: pd.DataFrame, cfg: FeaturesConfig, dest: Path) -> BinStats:
+    """Fill one split's arrays; returns the statistics of its stored spectra."""
     bins = cfg.stft_params.bins
     starts = np.concatenate(([0], np.cumsum(rows["frames"].to_numpy())[:-1]))
     sample_starts = np.concatenate(([0], np.cumsum(rows["samples"].to_numpy())[:-1]))
@@ -99,8 +100,7 @@ def _write_split(rows: pd.DataFrame, cfg: FeaturesConfig, dest: Path) -> dict[st
               "clean_wave": (total_samples,)}
     arrays = {kind: np.lib.format.open_memmap(dest / f"{kind}.npy", mode="w+", dtype=cfg.dtype, shape=shape)
               for kind, shape in shapes.items()}
-    sums = {f"{kind}_{stat}": np.zeros(bins) for kind in arrays for stat in ("sum", "sumsq")}
-    sums["frames"] = total
+    stats = BinStats(bins)
     jobs = [(row["noisy_path"], row["clean_path"], cfg) for row in rows.to_dict("records")]
     results = ordered_map(_utterance_features, jobs, cfg.workers)
     progress = tqdm(zip(starts, sample_starts, results), total=len(jobs), desc=f"features {dest.name}", unit="mix")
@@ -109,14 +109,12 @@ def _write_split(rows: pd.DataFrame, cfg: FeaturesConfig, dest: Path) -> dict[st
             arrays[kind][sample_start:sample_start + len(wave)] = wave
         for kind, values in zip(("noisy", "clean"), spectra):
             arrays[kind][start:start + len(values)] = values
-            stored = values.astype(np.float64)
-            sums[f"{kind}_sum"] += stored.sum(axis=0)
-            sums[f"{kind}_sumsq"] += np.square(stored).sum(axis=0)
+        stats.add(*(values.astype(np.float64) for values in spectra))
     for array in arrays.values():
         array.flush()
     index = rows[["id", "split", "speaker", "noise", "snr", "samples", "frames", "noisy_path", "clean_path"]]
     write_manifest(index.assign(start=starts, sample_start=sample_starts), dest / "index.csv")
-    return sums
+    return stats
 
 
 def _utterance_features(job: tuple[str, str, FeaturesConfig]) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -124,26 +122,42 @@ def _utterance_features(job: tuple[str, str, FeaturesConfig]) -> tuple[list[np.n
     clean waveforms, each ``(samples,)``, all in cfg.dtype."""
     *paths, cfg = job
     spectra, waves = [], []
+    front = SpectralFrontEnd(cfg.stft_params, cfg.floor)
     for path in paths:
         data, rate = read_audio(path)
         if rate != cfg.sample_rate:
             raise AudioError(f"{path}: sample rate {rate} Hz, features.sample_rate is {cfg.sample_rate} Hz")
         wave = to_mono(data)
-        spectra.append(log_spectrogram(wave, cfg.stft_params, cfg.floor).astype(cfg.dtype))
+        spectra.append(front.log_spectra(torch.from_numpy(wave)).numpy().astype(cfg.dtype))
         waves.append(wave.astype(cfg.dtype))
     return spectra, waves
 
 
-def finish_stats(sums: dict) -> dict:
-    """Mean and standard deviation per bin from running float64 sums: ``<kind>_sum`` and
-    ``<kind>_sumsq`` for ``noisy`` and ``clean``, and the ``frames`` counted."""
-    stats = {"train_frames": int(sums["frames"])}
-    for kind in ("noisy", "clean"):
-        mean = sums[f"{kind}_sum"] / sums["frames"]
-        var = np.maximum(sums[f"{kind}_sumsq"] / sums["frames"] - mean**2, 1e-12)
-        stats[f"{kind}_mean"] = mean.tolist()
-        stats[f"{kind}_std"] = np.sqrt(var).tolist()
-    return stats
+class BinStats:
+    """Per-bin mean and standard deviation of noisy and clean log-magnitudes (``stats.json``),
+    from running float64 sums: the one statistics function of the features stage and of the
+    on-the-fly front ends."""
+
+    def __init__(self, bins: int) -> None:
+        self.sums = {f"{kind}_{stat}": np.zeros(bins) for kind in ("noisy", "clean") for stat in ("sum", "sumsq")}
+        self.frames = 0
+
+    def add(self, noisy: np.ndarray, clean: np.ndarray) -> None:
+        """One mixture's float64 log-magnitudes, each ``(frames, bins)``."""
+        for kind, values in (("noisy", noisy), ("clean", clean)):
+            self.sums[f"{kind}_sum"] += values.sum(axis=0)
+            self.sums[f"{kind}_sumsq"] += np.square(values).sum(axis=0)
+        self.frames += len(noisy)
+
+    def finish(self) -> dict:
+        """``train_frames`` and ``<kind>_mean`` / ``<kind>_std`` lists for ``noisy`` and ``clean``."""
+        stats = {"train_frames": int(self.frames)}
+        for kind in ("noisy", "clean"):
+            mean = self.sums[f"{kind}_sum"] / self.frames
+            var = np.maximum(self.sums[f"{kind}_sumsq"] / self.frames - mean**2, 1e-12)
+            stats[f"{kind}_mean"] = mean.tolist()
+            stats[f"{kind}_std"] = np.sqrt(var).tolist()
+        return stats
 
 
 def load_split(features_dir: str | Path, split: str) -> FeatureSplit:

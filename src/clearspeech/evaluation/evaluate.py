@@ -20,12 +20,12 @@ import pandas as pd
 from tqdm import tqdm
 
 from clearspeech.core.audio import load_mono, write_audio
+from clearspeech.core.device import resolve_device
 from clearspeech.core.files import atomic_dir, atomic_path, write_text_atomic
 from clearspeech.evaluation import logmmse
 from clearspeech.evaluation.metrics import METRICS, score_many
 from clearspeech.evaluation.summary import by_condition, delta_by_snr, summary
 from clearspeech.inference.enhancer import Enhancer
-from clearspeech.training.trainer import resolve_device
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,8 @@
-"""Turning a trained spectral model into a waveform-in, waveform-out enhancer.
+"""Turning a trained model into a waveform-in, waveform-out enhancer.
 
-The model sees the per-bin standardised noisy log-magnitude; its output is converted back to a
-log-magnitude (de-standardised mapping, or mask times noisy magnitude) and the waveform is the
-inverse STFT with the noisy phase.
+A spectral model sees the per-bin standardised noisy log-magnitude; its output is converted back
+to a log-magnitude (:func:`clearspeech.models.outputs.output_to_log_magnitude`) and the waveform
+is the inverse STFT with the noisy phase. A waveform model enhances the waveform itself.
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from clearspeech.core.architecture import WAVEFORM
 from clearspeech.core.audio import resample
 from clearspeech.core.stft import StftParams, istft, log_magnitude, stft
 from clearspeech.inference.chunking import ChunkPlan, aligned_grid, process_array
-from clearspeech.models import WAVEFORM_ARCHS
+from clearspeech.models import architecture
 from clearspeech.models.checkpoint import load_checkpoint, model_from_checkpoint
-from clearspeech.models.segan import enhance_waveform
+from clearspeech.models.outputs import Standardizer, output_to_log_magnitude
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,48 +41,6 @@ class ChunkSeconds:
 DEFAULT_CHUNKS = ChunkSeconds()
 
 
-class Standardizer(nn.Module):
-    """Per-bin standardisation of log-magnitudes with train-split statistics (buffers)."""
-
-    def __init__(self, stats: dict[str, list[float]]) -> None:
-        super().__init__()
-        for key in ("noisy_mean", "noisy_std", "clean_mean", "clean_std"):
-            self.register_buffer(key, torch.tensor(stats[key], dtype=torch.float32))
-
-    def noisy(self, log_mag: torch.Tensor) -> torch.Tensor:
-        return (log_mag - self.noisy_mean) / self.noisy_std
-
-    def clean(self, log_mag: torch.Tensor) -> torch.Tensor:
-        return (log_mag - self.clean_mean) / self.clean_std
-
-    def unclean(self, standardised: torch.Tensor) -> torch.Tensor:
-        return standardised * self.clean_std + self.clean_mean
-
-
-OUTPUT_KINDS = ("mask", "log_magnitude", "magnitude")
-
-
-def output_kind(model: nn.Module) -> str:
-    """What a spectral model's output is: ``mask`` (in [0, 1], times the noisy magnitude),
-    ``log_magnitude`` (standardised clean log-magnitude) or ``magnitude`` (the clean magnitude)."""
-    kind = model.output_kind
-    kind = kind() if callable(kind) else kind
-    if kind not in OUTPUT_KINDS:
-        raise ValueError(f"{type(model).__name__}.output_kind is {kind!r}, not one of {OUTPUT_KINDS}")
-    return kind
-
-
-def output_to_log_magnitude(output: torch.Tensor, noisy_log_mag: torch.Tensor, kind: str,
-                            standardizer: Standardizer) -> torch.Tensor:
-    """Model output ``(..., frames, bins)`` of :func:`output_kind` ``kind`` -> estimated clean
-    log-magnitude, same shape."""
-    if kind == "mask":
-        return noisy_log_mag + torch.log(output.float().clamp_min(1e-6))
-    if kind == "magnitude":
-        return torch.log(output.float().clamp_min(1e-7))
-    return standardizer.unclean(output.float())
-
-
 class Enhancer:
     """A checkpoint ready to enhance float32 waveforms at its sample rate."""
 
@@ -91,13 +50,13 @@ class Enhancer:
         self.device = torch.device(device)
         self.model = model_from_checkpoint(payload).to(self.device)
         self.rate = int(stft_meta["sample_rate"])
-        if self.arch in WAVEFORM_ARCHS:  # no STFT: the model reads and writes waveforms
-            self.params, self.kind, self.waveform_config = None, "waveform", self.model.config
+        self.spec = architecture(self.arch)
+        self.kind = self.spec.output_kind(self.target)
+        if self.kind == WAVEFORM:  # no STFT: the model reads and writes waveforms
+            self.params = None
             return
-        self.waveform_config = None
         self.params = StftParams(stft_meta["n_fft"], stft_meta["hop"], stft_meta["window"], self.rate)
         self.floor = float(stft_meta["floor"])
-        self.kind = output_kind(self.model)
         self.standardizer = Standardizer(payload["stats"]).to(self.device)
 
     @classmethod
@@ -122,8 +81,8 @@ class Enhancer:
     def enhance_batch(self, waves: torch.Tensor) -> torch.Tensor:
         """``(batch, samples)`` float32 -> ``(batch, samples)``; inputs shorter than one frame are
         zero-padded to ``n_fft`` and the output cut back to their length."""
-        if self.waveform_config is not None:
-            return enhance_waveform(self.model, waves.to(self.device), self.waveform_config).cpu()
+        if self.params is None:
+            return self.model.enhance(waves.to(self.device)).cpu()
         samples = waves.shape[-1]
         padded = nn.functional.pad(waves, (0, max(0, self.params.n_fft - samples)))
         spec = stft(padded.to(self.device), self.params)

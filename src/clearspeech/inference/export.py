@@ -25,9 +25,9 @@ import torch
 from torch import nn
 
 from clearspeech.core.files import atomic_path, file_digest, write_text_atomic
-from clearspeech.inference.enhancer import Standardizer, output_kind, output_to_log_magnitude
-from clearspeech.models import WAVEFORM_ARCHS
+from clearspeech.models import REGISTRY, architecture
 from clearspeech.models.checkpoint import model_from_checkpoint
+from clearspeech.models.outputs import Standardizer, output_to_log_magnitude
 
 OPSET = 17
 INPUT, OUTPUT = "noisy_magnitude", "enhanced_magnitude"
@@ -40,7 +40,8 @@ class SpectralGraph(nn.Module):
         super().__init__()
         self.model = model_from_checkpoint(payload)
         self.standardizer = Standardizer(payload["stats"])
-        self.kind, self.floor = output_kind(self.model), float(payload["stft"]["floor"])
+        self.kind = architecture(payload["arch"]).output_kind(payload["target"])
+        self.floor = float(payload["stft"]["floor"])
 
     def forward(self, magnitude: torch.Tensor) -> torch.Tensor:
         noisy_log = torch.log(magnitude.clamp_min(self.floor))
@@ -69,10 +70,12 @@ def metadata(payload: dict[str, Any]) -> dict[str, Any]:
 def export_onnx(payload: dict[str, Any], path: Path) -> dict[str, Any]:
     """Write ``path`` (ONNX, checked) and its metadata JSON atomically; the metadata.
 
-    Spectral models only: :class:`ValueError` for a waveform model.
+    Architectures that declare ONNX export only: :class:`ValueError` for another (the waveform model).
     """
-    if payload["arch"] in WAVEFORM_ARCHS:
-        raise ValueError(f"ONNX export covers the spectral models; {payload['arch']} is a waveform model")
+    spec = architecture(payload["arch"])
+    if not spec.onnx:
+        exportable = ", ".join(name for name, other in REGISTRY.items() if other.onnx)
+        raise ValueError(f"ONNX export covers {exportable}; {spec.name} is a {spec.front_end} model")
     graph = SpectralGraph(payload).eval()
     example = torch.rand(1, 64, payload["bins"])
     axes = {0: "batch", 1: "frames"}

@@ -13,7 +13,6 @@ Signals are ``(samples, channels)`` float32; every channel is one stream of the 
 
 from __future__ import annotations
 
-import importlib
 import time
 
 import numpy as np
@@ -21,10 +20,14 @@ import torch
 
 from clearspeech.core.errors import UserError
 from clearspeech.core.stft import _window
-from clearspeech.inference.enhancer import Enhancer, output_to_log_magnitude
+from clearspeech.inference.enhancer import Enhancer
+from clearspeech.models import REGISTRY
+from clearspeech.models.outputs import output_to_log_magnitude
 
-# The causal architectures and their stream classes (module, class).
-STREAMS = {"crn": ("clearspeech.models.crn", "CRNStream"), "rced": ("clearspeech.models.rced", "RCEDStream")}
+
+def streamable() -> list[str]:
+    """The registered architectures that declare a stream class (the causal ones), sorted."""
+    return sorted(name for name, spec in REGISTRY.items() if spec.stream is not None)
 
 
 class StreamingError(UserError, ValueError):
@@ -35,11 +38,10 @@ class StreamingEnhancer:
     """Feed ``(samples, channels)`` blocks to :meth:`process`, then call :meth:`flush` once."""
 
     def __init__(self, enhancer: Enhancer, channels: int) -> None:
-        if enhancer.arch not in STREAMS:
-            raise StreamingError(f"{enhancer.arch} is not causal; streaming needs one of {sorted(STREAMS)}")
-        module, name = STREAMS[enhancer.arch]
+        if enhancer.spec.stream is None:
+            raise StreamingError(f"{enhancer.arch} is not causal; streaming needs one of {streamable()}")
         self.enhancer, self.params = enhancer, enhancer.params
-        self.stream = getattr(importlib.import_module(module), name)(enhancer.model)
+        self.stream = enhancer.spec.stream(enhancer.model)
         self.stream.reset(channels)
         self.window = _window(self.params).double().numpy()
         self.pad, self.channels = self.params.n_fft // 2, channels

@@ -1,9 +1,14 @@
 """The architectures, one file each, looked up by name (``model.arch`` in ``params.yaml``).
 
+Each file declares its :class:`~clearspeech.core.architecture.Architecture` (``ARCHITECTURE``):
+front end, targets and output kinds, training task, streaming, ONNX export. :data:`REGISTRY` lists
+them; everything else in the pipeline reads it. Adding an architecture is one file plus one line
+here (and a ``ModelParams`` field to set its sizes from ``params.yaml``; without one it trains
+with its config's defaults).
+
 Spectral models map ``(batch, frames, bins)`` standardised noisy log-magnitudes to an output of
-the same shape whose meaning their ``output_kind`` states. The default CRNN uses the features
-stage's STFT (its ``bins`` come from the store); the others carry their own STFT in their config
-(``n_fft``, ``hop``, ``window``) and are trained from waveform crops (:mod:`clearspeech.training.frontend`).
+the same shape whose meaning the architecture's output kind states; waveform models map
+``(batch, samples)`` to ``(batch, samples)``.
 """
 
 from __future__ import annotations
@@ -14,28 +19,26 @@ from typing import Any
 
 from torch import nn
 
+from clearspeech.core.architecture import Architecture
 from clearspeech.core.config import from_mapping
-from clearspeech.core.stft import StftParams
-from clearspeech.models.autoencoder import Autoencoder, AutoencoderConfig
-from clearspeech.models.crn import CRN, CRNConfig
-from clearspeech.models.crnn import CRNN, CRNNConfig
-from clearspeech.models.rced import RCED, RCEDConfig
-from clearspeech.models.segan import Generator, SEGANConfig
+from clearspeech.models import autoencoder, crn, crnn, rced, segan
 
-ARCHITECTURES: dict[str, tuple[type, type[nn.Module]]] = {
-    "crnn": (CRNNConfig, CRNN), "crn": (CRNConfig, CRN), "rced": (RCEDConfig, RCED),
-    "autoencoder": (AutoencoderConfig, Autoencoder), "segan": (SEGANConfig, Generator),
-}
-# Waveform in, waveform out: no STFT, no target (the generator's checkpoint holds only itself).
-WAVEFORM_ARCHS = ("segan",)
+REGISTRY: dict[str, Architecture] = {spec.name: spec for spec in (
+    crnn.ARCHITECTURE,
+    crn.ARCHITECTURE,
+    rced.ARCHITECTURE,
+    autoencoder.ARCHITECTURE,
+    segan.ARCHITECTURE,
+)}
 
-__all__ = ["ARCHITECTURES", "WAVEFORM_ARCHS", "ModelParams", "build_model", "front_end_params",
-           "parameter_count"]
+__all__ = ["REGISTRY", "ModelParams", "architecture", "build_model", "parameter_count"]
 
 
-def _targets(arch: str) -> tuple[str, ...]:
-    model_cls = ARCHITECTURES[arch][1]
-    return getattr(model_cls, "TARGETS", ("mapping", "irm"))
+def architecture(name: str) -> Architecture:
+    """The registered architecture ``name``; ``ValueError`` naming the known ones otherwise."""
+    if name not in REGISTRY:
+        raise ValueError(f"unknown architecture {name!r}; known: {sorted(REGISTRY)}")
+    return REGISTRY[name]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,30 +57,16 @@ class ModelParams:
     segan: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.arch not in ARCHITECTURES:
-            raise ValueError(f"model.arch must be one of {sorted(ARCHITECTURES)}, not {self.arch!r}")
-        if self.arch not in WAVEFORM_ARCHS and self.target not in _targets(self.arch):
-            raise ValueError(f"model.target must be one of {_targets(self.arch)} for {self.arch}, "
-                             f"not {self.target!r}")
+        if self.arch not in REGISTRY:
+            raise ValueError(f"model.arch must be one of {sorted(REGISTRY)}, not {self.arch!r}")
+        REGISTRY[self.arch].target_for(self.target)
 
     @property
     def arch_config(self) -> dict[str, Any]:
         """The chosen architecture's sub-section, validated against its config dataclass."""
-        config_cls = ARCHITECTURES[self.arch][0]
-        return dataclasses.asdict(from_mapping(config_cls, getattr(self, self.arch)))
-
-
-def _has_own_stft(config_cls: type) -> bool:
-    return "n_fft" in {field.name for field in dataclasses.fields(config_cls)}
-
-
-def front_end_params(arch: str, config: Mapping[str, Any], sample_rate: int) -> StftParams | None:
-    """The STFT of ``arch`` when it has its own, or None when it uses the features stage's."""
-    config_cls = ARCHITECTURES[arch][0]
-    if not _has_own_stft(config_cls):
-        return None
-    cfg = from_mapping(config_cls, config)
-    return StftParams(cfg.n_fft, cfg.hop, cfg.window, sample_rate)
+        sections = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)
+                    if field.name not in ("arch", "target")}
+        return dataclasses.asdict(from_mapping(REGISTRY[self.arch].config, sections.get(self.arch, {})))
 
 
 def build_model(arch: str, config: Mapping[str, Any], bins: int, target: str) -> nn.Module:
@@ -85,17 +74,7 @@ def build_model(arch: str, config: Mapping[str, Any], bins: int, target: str) ->
 
     ``bins`` is the stored spectra's, for models without their own STFT (they must agree).
     """
-    if arch not in ARCHITECTURES:
-        raise ValueError(f"unknown architecture {arch!r}; known: {sorted(ARCHITECTURES)}")
-    config_cls, model_cls = ARCHITECTURES[arch]
-    cfg = from_mapping(config_cls, config)
-    if arch in WAVEFORM_ARCHS:
-        return model_cls(cfg)
-    if not _has_own_stft(config_cls):
-        return model_cls(cfg, bins, target)
-    if cfg.n_fft // 2 + 1 != bins:
-        raise ValueError(f"{arch}: n_fft={cfg.n_fft} gives {cfg.n_fft // 2 + 1} bins, not {bins}")
-    return model_cls(cfg, target)
+    return architecture(arch).build(config, bins, target)
 
 
 def parameter_count(model: nn.Module) -> int:

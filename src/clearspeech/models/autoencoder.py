@@ -46,6 +46,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from clearspeech.core.architecture import OWN_LOSS, OWN_STFT, Architecture
 from clearspeech.core.stft import WINDOWS, StftParams
 
 TARGETS = ("mapping", "ibm", "irm")
@@ -269,3 +270,11 @@ class Autoencoder(nn.Module):
         """
         output = self.logits(features) if self.config.loss == "bce" else self(features)
         return training_loss(output, target_tensor, self.config.loss, weights)
+
+
+# What the pipeline knows about this architecture (the contract: clearspeech.core.architecture).
+ARCHITECTURE = Architecture(
+    name="autoencoder", config=AutoencoderConfig, model=Autoencoder, front_end=OWN_STFT,
+    targets={"mapping": "log_magnitude", "ibm": "mask", "irm": "mask"},
+    task=OWN_LOSS, stream=None, onnx=True,
+)

@@ -48,6 +48,7 @@ import torch
 from torch import nn
 from torch.nn import functional
 
+from clearspeech.core.architecture import OWN_STFT, SPECTRAL, Architecture
 from clearspeech.core.stft import WINDOWS
 
 TARGETS = ("mapping", "irm")
@@ -233,3 +234,11 @@ class CRNStream:
         for index, (layer, skip) in enumerate(zip(model.decoder, reversed(skips), strict=True)):
             x, self.decoder_past[index] = layer.step(torch.cat([x, skip], dim=1), self.decoder_past[index])
         return model._head(x)[:, 0]
+
+
+# What the pipeline knows about this architecture (the contract: clearspeech.core.architecture).
+ARCHITECTURE = Architecture(
+    name="crn", config=CRNConfig, model=CRN, front_end=OWN_STFT,
+    targets={"mapping": "magnitude", "irm": "mask"},
+    task=SPECTRAL, stream=CRNStream, onnx=True,
+)

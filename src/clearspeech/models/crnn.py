@@ -26,6 +26,8 @@ import dataclasses
 import torch
 from torch import nn
 
+from clearspeech.core.architecture import SPECTRAL, STORED, Architecture
+
 TARGETS = ("mapping", "irm")
 
 
@@ -82,3 +84,11 @@ class CRNN(nn.Module):
         hidden, _ = self.rnn(per_frame)  # (batch, frames, 2 * rnn_hidden)
         output = self.out(hidden)
         return torch.sigmoid(output) if self.target == "irm" else output
+
+
+# What the pipeline knows about this architecture (the contract: clearspeech.core.architecture).
+ARCHITECTURE = Architecture(
+    name="crnn", config=CRNNConfig, model=CRNN, front_end=STORED,
+    targets={"mapping": "log_magnitude", "irm": "mask"},
+    task=SPECTRAL, stream=None, onnx=True,
+)

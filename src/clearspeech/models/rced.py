@@ -46,6 +46,7 @@ import dataclasses
 import torch
 from torch import nn
 
+from clearspeech.core.architecture import OWN_STFT, SPECTRAL, Architecture
 from clearspeech.core.stft import WINDOWS
 
 TARGETS = ("mapping", "irm")
@@ -188,3 +189,11 @@ class RCEDStream:
         window = torch.cat([self.past, frame[:, None]], dim=1)
         self.past = window[:, 1:]
         return self.model.predict(window)
+
+
+# What the pipeline knows about this architecture (the contract: clearspeech.core.architecture).
+ARCHITECTURE = Architecture(
+    name="rced", config=RCEDConfig, model=RCED, front_end=OWN_STFT,
+    targets={"mapping": "log_magnitude", "irm": "mask"},
+    task=SPECTRAL, stream=RCEDStream, onnx=True,
+)

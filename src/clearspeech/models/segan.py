@@ -58,6 +58,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from clearspeech.core.architecture import ADVERSARIAL, WAVEFORM, Architecture
+
 DISCRIMINATOR_NORMS = ("batch", "instance", "spectral", "none")
 OPTIMIZERS = ("rmsprop", "adam")
 
@@ -196,6 +198,11 @@ class Generator(nn.Module):
             hidden = deconv(hidden)
             hidden = self.decoder_act[index](hidden) if index < len(self.decoder_act) else torch.tanh(hidden)
         return hidden.squeeze(1)
+
+    def enhance(self, noisy: torch.Tensor) -> torch.Tensor:
+        """Whole signals, noisy ``(batch, samples)`` -> enhanced ``(batch, samples)``, any length
+        (the waveform front end's contract; :func:`enhance_waveform`)."""
+        return enhance_waveform(self, noisy, self.config)
 
 
 def _norm_layer(kind: str, channels: int) -> nn.Module:
@@ -387,3 +394,11 @@ def enhance_waveform(
     weighted = (enhanced * taper).reshape(batch, count, window).transpose(1, 2)
     summed = F.fold(weighted, output_size=(1, padded_length), kernel_size=(1, window), stride=(1, hop))
     return deemphasis(summed.reshape(batch, padded_length)[:, hop:hop + samples], config.preemphasis)
+
+
+# What the pipeline knows about this architecture (the contract: clearspeech.core.architecture).
+ARCHITECTURE = Architecture(
+    name="segan", config=SEGANConfig, model=Generator, front_end=WAVEFORM,
+    targets={"waveform": "waveform"},
+    task=ADVERSARIAL, stream=None, onnx=False,
+)

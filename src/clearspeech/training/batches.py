@@ -1,7 +1,8 @@
 """Training and validation batches cut from the memory-mapped feature store.
 
-A batch is three float32 arrays: noisy and clean log-magnitudes ``(batch, frames, bins)`` and
-frame weights ``(batch, frames)`` (0 on the zero padding of mixtures shorter than a crop).
+A spectral batch is three float32 arrays: noisy and clean log-magnitudes ``(batch, frames, bins)``
+and frame weights ``(batch, frames)`` (0 on the zero padding of mixtures shorter than a crop). A
+waveform batch is noisy and clean ``(batch, samples)`` and the true lengths ``(batch,)``.
 """
 
 from __future__ import annotations
@@ -9,10 +10,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import numpy as np
+import torch
 
 from clearspeech.data.features import FeatureSplit
 
 Batch = tuple[np.ndarray, np.ndarray, np.ndarray]
+WaveBatch = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
+    """One batch array as a tensor on ``device``; on CUDA via page-locked memory, so the copy can
+    overlap compute."""
+    tensor = torch.from_numpy(array)
+    if device.type == "cuda":
+        tensor = tensor.pin_memory()
+    return tensor.to(device, non_blocking=True)
 
 
 class Crops:
@@ -21,6 +33,11 @@ class Crops:
 
     def __init__(self, lengths: np.ndarray, crop: int, batch_size: int) -> None:
         self.lengths, self.crop, self.batch_size = lengths, crop, batch_size
+
+    @property
+    def total(self) -> int:
+        """Frames (or samples) of every item together."""
+        return int(self.lengths.sum())
 
     def random_batch(self, rng: np.random.Generator):
         """Items drawn in proportion to their length (every unit equally likely), random offsets."""
@@ -49,10 +66,6 @@ class CropBatches(Crops):
         self.starts = split.index["start"].to_numpy()
         self.frames = self.lengths
 
-    @property
-    def total_frames(self) -> int:
-        return int(self.frames.sum())
-
     def _cut(self, rows: np.ndarray, offsets: np.ndarray) -> Batch:
         bins = self.split.noisy.shape[1]
         noisy = np.zeros((len(rows), self.crop, bins), dtype=np.float32)
@@ -65,3 +78,24 @@ class CropBatches(Crops):
             clean[slot, :length] = self.split.clean[first:first + length]
             weights[slot, :length] = 1.0
         return noisy, clean, weights
+
+
+class WaveCropBatches(Crops):
+    """Crops of ``crop_samples`` samples of one split's stored waveforms (shorter mixtures are
+    zero-padded; the batch carries their true lengths)."""
+
+    def __init__(self, split: FeatureSplit, crop_samples: int, batch_size: int) -> None:
+        super().__init__(split.index["samples"].to_numpy(), crop_samples, batch_size)
+        self.split = split
+        self.starts = split.index["sample_start"].to_numpy()
+        self.samples = self.lengths
+
+    def _cut(self, rows: np.ndarray, offsets: np.ndarray) -> WaveBatch:
+        noisy = np.zeros((len(rows), self.crop), dtype=np.float32)
+        clean = np.zeros_like(noisy)
+        lengths = np.minimum(self.samples[rows], self.crop).astype(np.int64)
+        for slot, (row, offset, length) in enumerate(zip(rows, offsets, lengths)):
+            first = int(self.starts[row] + offset)
+            noisy[slot, :length] = self.split.noisy_wave[first:first + length]
+            clean[slot, :length] = self.split.clean_wave[first:first + length]
+        return noisy, clean, lengths

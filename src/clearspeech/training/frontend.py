@@ -1,86 +1,87 @@
-"""Front ends computed on the fly from the waveforms of the feature store.
+"""What a model trains on, chosen by its architecture's front end.
 
-The default CRNN trains on the features stage's stored spectra. Architectures with another
-STFT (size, hop, window) get their spectra here, on the training device, from random waveform
-crops of the memory-mapped ``<split>/noisy_wave.npy`` / ``clean_wave.npy``; their per-bin
-standardisation statistics come from the train split's waveforms, as the features stage's do.
+- ``stored``: crops of the features stage's spectra and its ``stats.json``.
+- ``own_stft``: random waveform crops of the memory-mapped ``<split>/noisy_wave.npy`` /
+  ``clean_wave.npy`` (the same duration as the stored spectra's crops), turned into spectra on the
+  training device by the model's own STFT; per-bin statistics from the train split's waveforms,
+  with the features stage's arithmetic (:class:`clearspeech.data.features.BinStats`).
+- ``waveform``: waveform crops of the model's ``window`` samples, no spectra, no statistics.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
-from clearspeech.core.stft import StftParams, log_magnitude, stft
-from clearspeech.data.features import FeatureSplit, finish_stats
-from clearspeech.training.batches import Crops
+from clearspeech.core.architecture import OWN_STFT, STORED, Architecture
+from clearspeech.core.config import from_mapping
+from clearspeech.core.stft import SpectralFrontEnd
+from clearspeech.data.features import BinStats, FeatureSplit, load_split
+from clearspeech.models import ModelParams
+from clearspeech.training.batches import CropBatches, Crops, WaveCropBatches
 
-WaveBatch = tuple[np.ndarray, np.ndarray, np.ndarray]
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
-class SpectralFrontEnd:
-    """An STFT front end and its log floor."""
+class TrainingData:
+    """Batches of both splits, optimiser steps per epoch, what a checkpoint records of the front
+    end (``bins``, ``target``, ``stft``, ``stats``) and the on-the-fly front end (None unless
+    ``own_stft``)."""
 
-    params: StftParams
-    floor: float = 1e-5
-
-    def log_spectra(self, waves: torch.Tensor) -> torch.Tensor:
-        """``(batch, samples)`` -> log-magnitudes ``(batch, frames, bins)``."""
-        return log_magnitude(stft(waves, self.params), self.floor)
-
-    def frame_weights(self, lengths: torch.Tensor, frames: int) -> torch.Tensor:
-        """``(batch,)`` sample counts -> ``(batch, frames)`` weights, 0 on frames of zero padding."""
-        first_sample = torch.arange(frames, device=lengths.device) * self.params.hop
-        return (first_sample[None, :] < lengths[:, None]).float()
-
-    def batch(self, noisy: torch.Tensor, clean: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """Waveform crops ``(batch, samples)`` -> noisy and clean log-magnitudes ``(batch, frames,
-        bins)`` and frame weights ``(batch, frames)``, the layout of :mod:`clearspeech.training.batches`."""
-        noisy_log, clean_log = self.log_spectra(noisy), self.log_spectra(clean)
-        return noisy_log, clean_log, self.frame_weights(lengths, noisy_log.shape[1])
+    train: Crops
+    valid: Crops
+    steps: int
+    checkpoint: dict[str, Any]
+    front: SpectralFrontEnd | None = None
 
 
 def waveform_stats(split: FeatureSplit, front: SpectralFrontEnd) -> dict:
     """Per-bin mean and standard deviation of noisy and clean log-magnitudes over every mixture
     of ``split``, as the features stage's ``stats.json`` (same keys, same arithmetic)."""
-    sums = {f"{kind}_{stat}": np.zeros(front.params.bins) for kind in ("noisy", "clean") for stat in ("sum", "sumsq")}
-    sums["frames"] = 0
+    stats = BinStats(front.params.bins)
     for start, samples in split.index[["sample_start", "samples"]].to_numpy():
-        for kind in ("noisy", "clean"):
-            wave = torch.from_numpy(np.asarray(getattr(split, f"{kind}_wave")[start:start + samples], np.float32))
-            values = front.log_spectra(wave).double().numpy()
-            sums[f"{kind}_sum"] += values.sum(axis=0)
-            sums[f"{kind}_sumsq"] += np.square(values).sum(axis=0)
-        sums["frames"] += front.params.frames(int(samples))
-    return finish_stats(sums)
+        waves = (np.asarray(getattr(split, f"{kind}_wave")[start:start + samples], np.float32)
+                 for kind in ("noisy", "clean"))
+        stats.add(*(front.log_spectra(torch.from_numpy(wave)).double().numpy() for wave in waves))
+    return stats.finish()
 
 
-class WaveCropBatches(Crops):
-    """Fixed-length waveform crops of one split: random for training, central for validation.
-
-    A batch is noisy and clean ``(batch, samples)`` float32 and the true lengths ``(batch,)``
-    (shorter mixtures are zero-padded).
-    """
-
-    def __init__(self, split: FeatureSplit, crop_samples: int, batch_size: int) -> None:
-        super().__init__(split.index["samples"].to_numpy(), crop_samples, batch_size)
-        self.split = split
-        self.starts = split.index["sample_start"].to_numpy()
-        self.samples = self.lengths
-
-    @property
-    def total_samples(self) -> int:
-        return int(self.samples.sum())
-
-    def _cut(self, rows: np.ndarray, offsets: np.ndarray) -> WaveBatch:
-        noisy = np.zeros((len(rows), self.crop), dtype=np.float32)
-        clean = np.zeros_like(noisy)
-        lengths = np.minimum(self.samples[rows], self.crop).astype(np.int64)
-        for slot, (row, offset, length) in enumerate(zip(rows, offsets, lengths)):
-            first = int(self.starts[row] + offset)
-            noisy[slot, :length] = self.split.noisy_wave[first:first + length]
-            clean[slot, :length] = self.split.clean_wave[first:first + length]
-        return noisy, clean, lengths
+def training_data(features_dir: Path, spec: Architecture, model_params: ModelParams, crop_frames: int,
+                  batch_size: int, steps_per_epoch: int) -> TrainingData:
+    """The batches and front end of ``spec`` on the store in ``features_dir``; ``steps_per_epoch``
+    0 means one pass over the train split's frames (or samples) on average."""
+    store = json.loads((features_dir / "stft.json").read_text())
+    train_split, valid_split = load_split(features_dir, "train"), load_split(features_dir, "valid")
+    target = spec.target_for(model_params.target)
+    front = None
+    if spec.front_end == STORED:
+        checkpoint = {"bins": store["bins"], "target": target, "stft": store,
+                      "stats": json.loads((features_dir / "stats.json").read_text())}
+        train, valid = (CropBatches(split, crop_frames, batch_size) for split in (train_split, valid_split))
+    elif spec.front_end == OWN_STFT:
+        params = spec.stft(model_params.arch_config, store["sample_rate"])
+        front = SpectralFrontEnd(params, store["floor"])
+        log.info("%s front end: %d-point %s STFT, hop %d; statistics from the train waveforms",
+                 spec.name, params.n_fft, params.window, params.hop)
+        checkpoint = {"bins": params.bins, "target": target,
+                      "stft": dataclasses.asdict(params) | {"floor": store["floor"], "bins": params.bins},
+                      "stats": waveform_stats(train_split, front)}
+        crop = crop_frames * store["hop"]  # the same crop duration as the stored spectra's
+        train, valid = (WaveCropBatches(split, crop, batch_size) for split in (train_split, valid_split))
+    else:  # waveform
+        config = from_mapping(spec.config, model_params.arch_config)
+        if store["sample_rate"] != config.sample_rate:
+            raise ValueError(f"model.{spec.name}.sample_rate is {config.sample_rate} Hz, the data "
+                             f"{store['sample_rate']} Hz")
+        checkpoint = {"bins": 0, "target": target, "stft": {"sample_rate": store["sample_rate"]}, "stats": {}}
+        train, valid = (WaveCropBatches(split, config.window, batch_size) for split in (train_split, valid_split))
+    steps = steps_per_epoch or math.ceil(train.total / (batch_size * train.crop))
+    return TrainingData(train, valid, steps, checkpoint, front)
