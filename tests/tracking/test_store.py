@@ -218,3 +218,20 @@ def test_non_finite_score_never_becomes_champion(experiment, checkpoint):
     run_id = store.start_train_run(experiment, None, {}, {})
     assert register(run_id, checkpoint, name, math.nan) == store.RegisteredResult(1, None, False, None)
     assert MlflowClient().get_registered_model(name).aliases == {}
+
+
+def test_the_same_checkpoint_is_registered_once(experiment, tmp_path):
+    # train.epochs=0 (or any rerun that reproduces the checkpoint) must not add a version.
+    name = f"clearspeech-{experiment}"
+    model = write_checkpoint(tmp_path / "a.pt", 0)
+    first_run = store.start_train_run(experiment, None, {}, {})
+    assert register(first_run, model, name, 2.0) == store.RegisteredResult(1, 1, True, None)
+    rerun = store.start_train_run(experiment, None, {}, {})
+    copy = tmp_path / "copy.pt"
+    copy.write_bytes(model.read_bytes())
+    assert register(rerun, copy, name, 2.0) == store.RegisteredResult(1, 1, False, 2.0)
+    assert register(rerun, write_checkpoint(tmp_path / "b.pt", 1), name, 1.0).version == 2
+    client = MlflowClient()
+    assert sorted(int(v.version) for v in client.search_model_versions(f"name = '{name}'")) == [1, 2]
+    assert client.get_model_version(name, "1").tags[store.MODEL_TAG] == file_digest(model)
+    assert client.get_run(rerun).data.tags["clearspeech.registered_version"] == f"{name}/2"

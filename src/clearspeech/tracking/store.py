@@ -305,16 +305,29 @@ def _beats(score: float, previous: float | None) -> bool:
     return math.isfinite(score) and (previous is None or math.isnan(previous) or score > previous)
 
 
+def _version_of(client: MlflowClient, name: str, digest: str) -> int | None:
+    """The lowest version of registered model ``name`` tagged with sha256 ``digest``, or None."""
+    found = client.search_model_versions(f"name = '{name}' and tags.`{MODEL_TAG}` = '{digest}'")
+    return min((int(found_version.version) for found_version in found), default=None)
+
+
 def register_model(run_id: str, checkpoint: Path, name: str, tags: Mapping[str, str], score: float,
                    score_key: str = "valid_pesq_wb") -> RegisteredResult:
     """Log and register ``checkpoint`` under ``name``; move ``champion`` to it if ``score`` wins.
 
-    The version is tagged with ``tags`` and ``score_key``; the run with the outcome.
+    The version is tagged with ``tags``, ``score_key`` and the checkpoint's sha256; the run with
+    the outcome. A checkpoint already registered under ``name`` (a rerun that trained nothing
+    new) keeps its version: no second version of the same bytes.
     """
     client = MlflowClient()
-    version = _log_pyfunc(run_id, checkpoint, name)
-    for key, value in {**tags, score_key: repr(float(score))}.items():
-        client.set_model_version_tag(name, str(version), key, str(value))
+    digest = file_digest(checkpoint)
+    version = _version_of(client, name, digest)
+    if version is None:
+        version = _log_pyfunc(run_id, checkpoint, name)
+        for key, value in {**tags, score_key: repr(float(score)), MODEL_TAG: digest}.items():
+            client.set_model_version_tag(name, str(version), key, str(value))
+    else:
+        log.info("%s is already %s v%d; not registered again", checkpoint, name, version)
     current = _champion(client, name, score_key)
     previous = current[1] if current else None
     promoted = _beats(score, previous)
