@@ -14,7 +14,7 @@ from typing import Any
 
 from torch import nn
 
-from clearspeech.core.config import from_mapping
+from clearspeech.core.config import from_mapping, one_of, validate
 from clearspeech.core.stft import StftParams
 from clearspeech.models.autoencoder import Autoencoder, AutoencoderConfig
 from clearspeech.models.crn import CRN, CRNConfig
@@ -54,11 +54,16 @@ class ModelParams:
     segan: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.arch not in ARCHITECTURES:
-            raise ValueError(f"model.arch must be one of {sorted(ARCHITECTURES)}, not {self.arch!r}")
+        validate(self, "model", arch=one_of(ARCHITECTURES))
         if self.arch not in WAVEFORM_ARCHS and self.target not in _targets(self.arch):
-            raise ValueError(f"model.target must be one of {_targets(self.arch)} for {self.arch}, "
-                             f"not {self.target!r}")
+            raise ValueError(f"model.target: must be one of {list(_targets(self.arch))} for {self.arch}, "
+                             f"got {self.target!r}")
+        for arch, (config_cls, _) in ARCHITECTURES.items():
+            if section := getattr(self, arch):  # every given sub-section, before any work starts
+                try:
+                    from_mapping(config_cls, section)
+                except ValueError as err:
+                    raise ValueError(f"model.{arch}: {err}") from err
 
     @property
     def arch_config(self) -> dict[str, Any]:

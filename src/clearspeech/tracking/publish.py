@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from clearspeech.core.audio import load_mono, write_audio
+from clearspeech.core.config import at_least, non_empty, validate
 from clearspeech.evaluation.plots import plot_curve, plot_spectrograms
 from clearspeech.tracking import store
 
@@ -32,6 +33,9 @@ class MlflowConfig:
     experiment: str = "clearspeech"
     registered_model: str = "clearspeech"
     examples: int = 3
+
+    def __post_init__(self) -> None:
+        validate(self, "mlflow", experiment=non_empty, registered_model=non_empty, examples=at_least(0))
 
 
 def start_training(repo_root: Path, cfg: MlflowConfig, params: Mapping[str, Any]) -> str:

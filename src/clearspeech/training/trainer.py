@@ -26,6 +26,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
+from clearspeech.core.config import above, at_least, below, one_of, validate
 from clearspeech.core.files import atomic_path, file_digest, write_text_atomic
 from clearspeech.data.features import load_split
 from clearspeech.inference.enhancer import Standardizer, output_kind, output_to_log_magnitude
@@ -70,8 +71,21 @@ class TrainConfig:
     compress: float = 0.3
 
     def __post_init__(self) -> None:
-        if self.loss not in LOSSES:
-            raise ValueError(f"train.loss must be one of {LOSSES}, not {self.loss!r}")
+        validate(self, "train", device=device_rule, epochs=at_least(0), batch_size=at_least(1),
+                 crop_frames=at_least(1), steps_per_epoch=at_least(0), lr=above(0), weight_decay=at_least(0),
+                 clip_grad=above(0), lr_factor=(above(0), below(1)), lr_patience=at_least(0), patience=at_least(1),
+                 max_minutes=at_least(0), threads=at_least(0), seed=at_least(0), loss=one_of(LOSSES),
+                 compress=above(0))
+
+
+def device_rule(name: str) -> str | None:
+    """A :mod:`clearspeech.core.config` rule: ``auto`` or a name ``torch.device`` accepts."""
+    try:
+        if name != "auto":
+            torch.device(name)
+    except (RuntimeError, TypeError, ValueError):
+        return "must be auto or a torch device such as cpu, cuda or cuda:1"
+    return None
 
 
 # "target": MSE in the model's output domain (mask, or standardised log-magnitude).
