@@ -21,11 +21,12 @@ from common import load_section, stage
 @stage
 def main(params_file: str, mixtures: str, model_path: str, enhanced: str, metrics_dir: str) -> None:
     """Write metrics/eval*.{json,csv} and data/enhanced; log to MLflow and register the model."""
-    manifest = read_manifest(mixtures, ("id", "split", "noise", "snr", "noisy_path", "clean_path"))
     cfg = load_section(params_file, "evaluate", EvaluateConfig)
+    mlflow_cfg = load_section(params_file, "mlflow", MlflowConfig)
+    manifest = read_manifest(mixtures, ("id", "split", "noise", "snr", "noisy_path", "clean_path"))
     report = evaluate(manifest, model_path, cfg, enhanced, metrics_dir)
     checkpoint = load_checkpoint(model_path)
-    publish_evaluation(Path.cwd(), load_section(params_file, "mlflow", MlflowConfig), Path(model_path), report,
+    publish_evaluation(Path.cwd(), mlflow_cfg, Path(model_path), report,
                        manifest[manifest["split"] == "test"], Path(enhanced), Path(metrics_dir),
                        checkpoint["arch"], checkpoint["stft"]["sample_rate"])
 

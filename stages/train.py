@@ -5,7 +5,7 @@ from pathlib import Path
 import click
 
 from clearspeech.models import ModelParams
-from clearspeech.tracking.publish import MlflowConfig, epoch_logger, finish_training, start_training
+from clearspeech.tracking.publish import MlflowConfig, epoch_logger, finish_training, training_run
 from clearspeech.training.trainer import TrainConfig, train
 
 from common import load_params, load_section, stage
@@ -22,10 +22,11 @@ def main(params_file: str, features: str, checkpoints: str, model_out: str, metr
     """Train, log the run to MLflow, keep the best checkpoint as the model."""
     mlflow_cfg = load_section(params_file, "mlflow", MlflowConfig)
     model_params = load_section(params_file, "model", ModelParams)
-    run_id = start_training(Path.cwd(), mlflow_cfg, load_params(params_file))
-    summary = train(features, model_params, load_section(params_file, "train", TrainConfig), checkpoints, model_out,
-                    metrics_dir, on_epoch=epoch_logger(run_id))
-    finish_training(run_id, Path(model_out), summary, Path(metrics_dir) / "train_curve.csv")
+    train_cfg = load_section(params_file, "train", TrainConfig)
+    with training_run(Path.cwd(), mlflow_cfg, load_params(params_file)) as run_id:
+        summary = train(features, model_params, train_cfg, checkpoints, model_out, metrics_dir,
+                        on_epoch=epoch_logger(run_id))
+        finish_training(run_id, Path(model_out), summary, Path(metrics_dir) / "train_curve.csv")
 
 
 if __name__ == "__main__":

@@ -235,3 +235,28 @@ def test_the_same_checkpoint_is_registered_once(experiment, tmp_path):
     assert sorted(int(v.version) for v in client.search_model_versions(f"name = '{name}'")) == [1, 2]
     assert client.get_model_version(name, "1").tags[store.MODEL_TAG] == file_digest(model)
     assert client.get_run(rerun).data.tags["clearspeech.registered_version"] == f"{name}/2"
+
+
+def run_status(run_id: str) -> str:
+    return MlflowClient().get_run(run_id).info.status
+
+
+def test_ended_run_marks_success_failure_interrupt_and_sigterm(experiment):
+    import os
+    import signal
+
+    done = store.start_train_run(experiment, None, {}, {})
+    with store.ended_run(done):
+        pass
+    failed, interrupted, terminated = (store.start_train_run(experiment, None, {}, {}) for _ in range(3))
+    with pytest.raises(ValueError), store.ended_run(failed):
+        raise ValueError("bad params")
+    with pytest.raises(KeyboardInterrupt), store.ended_run(interrupted):
+        raise KeyboardInterrupt
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(SystemExit) as exited, store.ended_run(terminated):
+        os.kill(os.getpid(), signal.SIGTERM)
+        signal.sigtimedwait([], 0)  # give the handler its bytecode boundary
+    assert exited.value.code == 143 and signal.getsignal(signal.SIGTERM) is before
+    assert [run_status(run) for run in (done, failed, interrupted, terminated)] == [
+        "FINISHED", "FAILED", "KILLED", "KILLED"]

@@ -15,7 +15,9 @@ import dataclasses
 import logging
 import math
 import os
+import signal
 import subprocess
+import threading
 import time
 import warnings
 from collections.abc import Iterator, Mapping
@@ -244,6 +246,39 @@ def log_artifacts(run_id: str, paths: list[Path], artifact_path: str | None = No
 def finish(run_id: str, status: str = "FINISHED") -> None:
     """End the run with ``status`` (FINISHED, FAILED or KILLED)."""
     MlflowClient().set_terminated(run_id, status)
+
+
+class Terminated(SystemExit):
+    """SIGTERM as an exception, so ``finally`` blocks and :func:`ended_run` run; exits 143."""
+
+    def __init__(self) -> None:
+        super().__init__(128 + signal.SIGTERM)
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def ended_run(run_id: str) -> Iterator[str]:
+    """Yield ``run_id``; end it FINISHED when the block completes, KILLED on Ctrl-C or SIGTERM,
+    FAILED on any other exception (re-raised), so no run is left RUNNING by a dead process."""
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if main else None
+    status = "FAILED"
+    try:
+        yield run_id
+        status = "FINISHED"
+    except (KeyboardInterrupt, Terminated):
+        status = "KILLED"
+        raise
+    finally:
+        if main:
+            signal.signal(signal.SIGTERM, previous)
+        try:
+            finish(run_id, status)
+        except Exception as err:  # noqa: BLE001 - never hide the block's own error behind MLflow's
+            log.warning("MLflow run %s not marked %s (%s)", run_id, status, err)
 
 
 @dataclasses.dataclass(frozen=True)
