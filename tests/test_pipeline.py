@@ -59,15 +59,16 @@ def git(root: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
 
 
-def dvc(root: Path, *args: str) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "DVC_"))}
+def dvc(root: Path, *args: str, extra_env: dict[str, str] | None = None, ok: bool = True) -> str:
+    """stdout of ``dvc args`` in ``root``; with ``ok=False`` it must fail, and stdout + stderr come back."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "DVC_"))} | (extra_env or {})
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
     for role in ("AUTHOR", "COMMITTER"):  # dvc exp run commits; CI may have no git identity
         env.setdefault(f"GIT_{role}_NAME", "clearspeech-tests")
         env.setdefault(f"GIT_{role}_EMAIL", "tests@clearspeech.invalid")
     done = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=root, env=env, capture_output=True, text=True)
-    assert done.returncode == 0, f"dvc {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
-    return done.stdout
+    assert (done.returncode == 0) == ok, f"dvc {' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+    return done.stdout if ok else done.stdout + done.stderr
 
 
 def assert_second_repro_is_a_no_op(root: Path, *targets: str) -> None:
@@ -125,7 +126,7 @@ def test_repro_with_synthetic_source_needs_no_files(tmp_path):
     assert json.loads((root / "metrics" / "eval.json").read_text())["model"]["pesq_wb_n"] == 2 * 5 * 3
     assert_second_repro_is_a_no_op(root)
 
-    # More epochs: DVC reruns train, which resumes from the persisted checkpoints/last.pt.
+    # More epochs: DVC reruns train, which resumes from checkpoints/<signature>/last.pt.
     curve = (root / "metrics" / "train_curve.csv").read_text().splitlines()
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["train"]["epochs"] = 3

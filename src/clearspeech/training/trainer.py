@@ -333,16 +333,21 @@ def train(features_dir: str | os.PathLike, model_params: ModelParams, cfg: Train
           checkpoint_dir: str | os.PathLike, model_out: str | os.PathLike, metrics_dir: str | os.PathLike,
           on_epoch: Callable[[dict[str, float]], None] | None = None) -> dict[str, Any]:
     """Train (resuming when possible), then write the best model and ``train.json`` /
-    ``train_curve.csv`` into ``metrics_dir``; returns the summary written to ``train.json``."""
+    ``train_curve.csv`` into ``metrics_dir``; returns the summary written to ``train.json``.
+
+    ``checkpoint_dir`` is a root: each configuration keeps ``last.pt`` / ``best.pt`` in its own
+    ``<signature[:16]>/`` folder, so switching params back and forth resumes each of them.
+    """
     trainer_cls = Trainer
     if model_params.arch in WAVEFORM_ARCHS:
         from clearspeech.training.adversarial import SEGANTrainer  # it imports this module
 
         trainer_cls = SEGANTrainer
     trainer = trainer_cls(features_dir, model_params, cfg, checkpoint_dir)
+    trainer.checkpoint_dir = Path(checkpoint_dir) / trainer.signature[:16]
     trainer.resume()
     state = trainer.run(on_epoch)
-    best = load_checkpoint(Path(checkpoint_dir) / "best.pt")
+    best = load_checkpoint(trainer.checkpoint_dir / "best.pt")
     save_checkpoint(model_out, {**best, "valid_loss": state["best_valid_loss"]})
     summary = {
         "arch": model_params.arch, "target": model_params.target, "parameters": trainer.parameters,
