@@ -25,11 +25,13 @@ from common import load_section, stage
 @stage
 def main(params_file: str, mixtures: str, model_path: str, enhanced: str, **report_paths: str) -> None:
     """Write the reports and the enhanced wavs; log to MLflow and register the model."""
+    cfg = load_section(params_file, "evaluate", EvaluateConfig)  # both sections valid before any work
+    mlflow_cfg = load_section(params_file, "mlflow", MlflowConfig)
     manifest = read_manifest(mixtures, ("id", "split", "noise", "snr", "noisy_path", "clean_path"))
     reports = EvaluationReports(**{name: Path(path) for name, path in report_paths.items()})
-    report = evaluate(manifest, model_path, load_section(params_file, "evaluate", EvaluateConfig), enhanced, reports)
+    report = evaluate(manifest, model_path, cfg, enhanced, reports)
     checkpoint = load_checkpoint(model_path)
-    publish_evaluation(Path.cwd(), load_section(params_file, "mlflow", MlflowConfig), Path(model_path), report,
+    publish_evaluation(Path.cwd(), mlflow_cfg, Path(model_path), report,
                        manifest[manifest["split"] == "test"], Path(enhanced), list(dataclasses.astuple(reports)),
                        checkpoint["arch"], checkpoint["stft"]["sample_rate"])
 

@@ -1,11 +1,12 @@
-"""DVC stage `train`: fit the model on the feature store; resumes from the checkpoints folder."""
+"""DVC stage `train`: fit the model on the feature store; resumes from checkpoints/<signature>/last.pt."""
 
+import os
 from pathlib import Path
 
 import click
 
 from clearspeech.models import ModelParams
-from clearspeech.tracking.publish import epoch_logger, finish_training, start_training
+from clearspeech.tracking.publish import epoch_logger, finish_training, training_run
 from clearspeech.training.trainer import TrainConfig, train
 
 from common import as_config, load_section, read_keys, stage
@@ -14,7 +15,8 @@ from common import as_config, load_section, read_keys, stage
 @click.command()
 @click.option("--params", "params_file", default="params.yaml", show_default=True, help="Parameters file.")
 @click.option("--features", required=True, help="Feature store.")
-@click.option("--checkpoints", required=True, help="Resumable checkpoints (persisted).")
+@click.option("--checkpoints", required=True,
+              help="Resumable checkpoints, one folder per configuration; relative to the DVC root.")
 @click.option("--model", "model_out", required=True, help="Best checkpoint.")
 @click.option("--summary", required=True, help="Training summary (JSON).")
 @click.option("--curve", required=True, help="Learning curve, one row per epoch (CSV).")
@@ -27,12 +29,16 @@ def main(params_file: str, features: str, checkpoints: str, model_out: str, summ
     model = read_keys(params_file, "model", ("arch", "target", arch))
     train_section = read_keys(params_file, "train")
     experiment = read_keys(params_file, "mlflow", ("experiment",))["experiment"]
-    run_id = start_training(Path.cwd(), experiment,
-                            {"model": model, "train": train_section, "mlflow": {"experiment": experiment}})
-    result = train(features, as_config(params_file, "model", ModelParams, model),
-                   as_config(params_file, "train", TrainConfig, train_section), checkpoints, model_out, summary,
-                   curve, on_epoch=epoch_logger(run_id))
-    finish_training(run_id, Path(model_out), result, Path(curve))
+    model_params = as_config(params_file, "model", ModelParams, model)
+    train_cfg = as_config(params_file, "train", TrainConfig, train_section)
+    # Not a DVC out: `dvc exp run` resets outs without a hash (a killed run's), and --temp runs
+    # in a copy; DVC_ROOT is the user's repository in every case, so a rerun resumes.
+    checkpoint_root = Path(os.environ.get("DVC_ROOT", "")) / checkpoints
+    params = {"model": model, "train": train_section, "mlflow": {"experiment": experiment}}
+    with training_run(Path.cwd(), experiment, params) as run_id:
+        result = train(features, model_params, train_cfg, checkpoint_root, model_out, summary, curve,
+                       on_epoch=epoch_logger(run_id))
+        finish_training(run_id, Path(model_out), result, Path(curve))
 
 
 if __name__ == "__main__":

@@ -63,8 +63,9 @@ def git(root: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
 
 
-def dvc(root: Path, *args: str) -> str:
-    return DvcRun(root, args).wait()
+def dvc(root: Path, *args: str, extra_env: dict[str, str] | None = None, ok: bool = True) -> str:
+    """stdout of ``dvc args`` in ``root``; with ``ok=False`` it must fail, and stdout + stderr come back."""
+    return DvcRun(root, args, extra_env).wait(ok)
 
 
 class DvcRun:
@@ -72,8 +73,8 @@ class DvcRun:
     stdout, or fails the test with its output. Output goes to files, so a long run never blocks
     on a full pipe while the test does something else."""
 
-    def __init__(self, root: Path, args: tuple[str, ...]) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "DVC_"))}
+    def __init__(self, root: Path, args: tuple[str, ...], extra_env: dict[str, str] | None = None) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "DVC_"))} | (extra_env or {})
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
         for role in ("AUTHOR", "COMMITTER"):  # dvc exp run commits; CI may have no git identity
             env.setdefault(f"GIT_{role}_NAME", "clearspeech-tests")
@@ -83,12 +84,12 @@ class DvcRun:
         self.process = subprocess.Popen([sys.executable, "-m", "dvc", *args], cwd=root, env=env, text=True,
                                         stdout=self.logs[0], stderr=self.logs[1], start_new_session=True)
 
-    def wait(self) -> str:
+    def wait(self, ok: bool = True) -> str:
         if self.output is None:
             returncode = self.process.wait()
             stdout, stderr = (self._read(log) for log in self.logs)
-            assert returncode == 0, f"dvc {' '.join(self.args)} failed:\n{stdout}\n{stderr}"
-            self.output = stdout
+            assert (returncode == 0) == ok, f"dvc {' '.join(self.args)} exited {returncode}:\n{stdout}\n{stderr}"
+            self.output = stdout if ok else stdout + stderr
         return self.output
 
     @staticmethod
@@ -220,7 +221,7 @@ def test_repro_with_synthetic_source_needs_no_files(synthetic_project):
 
 
 def test_more_epochs_resume_from_the_persisted_checkpoint(synthetic_project):
-    # More epochs: DVC reruns train, which resumes from the persisted checkpoints/last.pt.
+    # More epochs: DVC reruns train, which resumes from checkpoints/<signature>/last.pt.
     root = synthetic_project
     curve = (root / "metrics" / "train_curve.csv").read_text().splitlines()
     original = (root / "params.yaml").read_text()

@@ -1,9 +1,13 @@
 """The stage scripts as DVC runs them: params in, one clear line on bad input."""
 
+import contextlib
 import importlib
 import importlib.util
+import os
+import signal
 import subprocess
 import sys
+import time
 
 import pandas as pd
 import pytest
@@ -11,7 +15,7 @@ import yaml
 from click.testing import CliRunner
 from test_dependencies import stages
 
-from conftest import REPO, write_local_copy
+from conftest import REPO, TINY_CRNN, write_local_copy
 
 
 def run_stage(tmp_path, name, download):
@@ -76,8 +80,12 @@ def invoke_with_declared_params(tmp_path, module, name: str) -> None:
 
 def test_train_reads_and_logs_exactly_its_declared_params(tmp_path, monkeypatch):
     module, calls = stage_module(monkeypatch, "train"), {}
-    monkeypatch.setattr(module, "start_training", lambda root, experiment, params: calls.update(
-        experiment=experiment, logged=params) or "run")
+    @contextlib.contextmanager
+    def training_run(root, experiment, params):
+        calls.update(experiment=experiment, logged=params)
+        yield "run"
+
+    monkeypatch.setattr(module, "training_run", training_run)
     monkeypatch.setattr(module, "train", lambda *args, **kwargs: calls.update(train=args) or {})
     monkeypatch.setattr(module, "finish_training", lambda *args: None)
     invoke_with_declared_params(tmp_path, module, "train")
@@ -121,3 +129,59 @@ def test_user_error_is_one_line_and_exit_1_other_errors_keep_their_traceback(mon
     assert exit_info.value.code == 1 and caplog.messages == ["data/x.csv: missing columns ['id']"]
     with pytest.raises(KeyError):
         stage(lambda: {}["bug"])()
+
+
+def stage_with(tmp_path, name, overrides, *args, env=None):
+    """Run stage ``name`` with params.yaml's sections updated by ``overrides``, in tmp_path."""
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    for section, values in overrides.items():
+        params[section].update(values)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    return subprocess.Popen([sys.executable, str(REPO / "stages" / f"{name}.py"), *args], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.parametrize("name, overrides, line", [
+    ("train", {"train": {"lr": -1}}, "section 'train': train.lr: must be > 0, got -1"),
+    ("train", {"train": {"lrr": 0.1}}, "section 'train': TrainConfig: unknown keys ['lrr']"),
+    ("train", {"model": {"crnn": {"chanels": 3}}}, "model.crnn: CRNNConfig: unknown keys ['chanels']"),
+    ("synthesize", {"synthesize": {"snrs": []}}, "section 'synthesize': synthesize.snrs: must not be empty"),
+    ("evaluate", {"evaluate": {"valid_mixtures": 0}}, "evaluate.valid_mixtures: must be >= 1"),
+])
+def test_bad_params_stop_a_stage_before_any_work_or_mlflow_run(tmp_path, monkeypatch, name, overrides, line):
+    # In-process (a subprocess per case would import torch and MLflow again: 13 s each).
+    for key in [key for key in os.environ if key.startswith(("MLFLOW_", "DVC_"))]:
+        monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(REPO / "stages"))
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    for section, values in overrides.items():
+        params[section].update(values)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    args = stages()[name]["cmd"].split()[2:] + ["--params", str(tmp_path / "params.yaml")]
+    result = CliRunner().invoke(importlib.import_module(name).main, args)
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit) and line in result.output
+    assert not (tmp_path / "mlflow.db").exists()  # no run opened, so none left RUNNING
+
+
+@pytest.mark.slow
+def test_sigterm_during_training_ends_its_mlflow_run_killed(tmp_path, feature_store):
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "DVC_"))} | {"MLFLOW_TRACKING_URI": uri}
+    train = {"epochs": 1000, "steps_per_epoch": 1, "batch_size": 2, "crop_frames": 16, "threads": 1}
+    process = stage_with(tmp_path, "train", {"train": train, "model": {"crnn": TINY_CRNN}},
+                         "--features", str(feature_store[0]), "--checkpoints", "checkpoints",
+                         "--model", "models/model.pt", "--summary", "metrics/train.json",
+                         "--curve", "metrics/train_curve.csv", env=env)
+    deadline = time.monotonic() + 300
+    while not list(tmp_path.glob("checkpoints/**/last.pt")) and process.poll() is None:
+        assert time.monotonic() < deadline, "no checkpoint after 300 s"
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 143, stderr
+    client = MlflowClient(tracking_uri=uri)
+    runs = client.search_runs([client.get_experiment_by_name("clearspeech").experiment_id])
+    assert [run.info.status for run in runs] == ["KILLED"]

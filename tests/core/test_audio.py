@@ -1,3 +1,5 @@
+import time
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -51,3 +53,18 @@ def test_load_mono_downmixes_and_resamples(tmp_path):
     assert mono.shape == (16000,) and mono.dtype == np.float32
     assert abs(np.median(mono) - 0.3) < 1e-3
     np.testing.assert_allclose(to_mono(stereo), 0.3, atol=1e-4)
+
+
+@pytest.mark.parametrize("subtype", ["FLOAT", "DOUBLE", "PCM_16"])
+def test_equal_audio_gives_byte_equal_files_at_any_time(tmp_path, subtype):
+    # libsndfile stamps float WAVs with the write time (PEAK chunk), changing DVC's hash each run.
+    stereo = np.clip(np.random.default_rng(1).standard_normal((4000, 2)) * 0.3, -0.9, 0.9).astype(np.float32)
+    write_audio(tmp_path / "a.wav", stereo, 16000, subtype)
+    time.sleep(1.1)  # the chunk's timestamp counts seconds
+    write_audio(tmp_path / "b.wav", stereo, 16000, subtype)
+    first = (tmp_path / "a.wav").read_bytes()
+    assert first == (tmp_path / "b.wav").read_bytes() and b"PEAK" not in first
+    data, _ = read_audio(tmp_path / "a.wav")
+    if subtype != "PCM_16":
+        np.testing.assert_array_equal(data, stereo)
+        assert sf.info(str(tmp_path / "a.wav")).format == "WAV"  # a plain RIFF WAVE any reader opens

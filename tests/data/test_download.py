@@ -63,5 +63,5 @@ def test_shared_data_works_as_is(shared_data, tmp_path):
 
 
 def test_unknown_source_is_rejected():
-    with pytest.raises(ValueError, match="download.source must be one of"):
+    with pytest.raises(ValueError, match="download.source: must be one of"):
         DownloadConfig(source="ftp")

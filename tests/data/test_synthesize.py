@@ -1,3 +1,5 @@
+import time
+
 import numpy as np
 import pytest
 
@@ -79,3 +81,16 @@ def test_default_counts_give_6105_mixtures(tmp_path):
     assert len(manifest) == 6105
     assert manifest.groupby("split").size().to_dict() == {"train": 4500, "valid": 1485, "test": 120}
     assert manifest.groupby("snr").size().to_dict() == {15.0: 2035, 20.0: 2035, 25.0: 2035}
+
+
+def test_two_runs_write_byte_identical_mixtures(corpus, tmp_path):
+    _, raw, split = corpus
+    cfg = SynthesizeConfig(snrs=(20.0,), workers=1)
+    synthesize(split, raw, cfg, tmp_path / "a")
+    time.sleep(1.1)  # libsndfile's PEAK chunk stamped each float file with the second it was written
+    synthesize(split, raw, cfg, tmp_path / "b")
+    first = sorted(path.relative_to(tmp_path / "a") for path in (tmp_path / "a").rglob("*.wav"))
+    assert len(first) == 12 * 2 * 2  # noisy and clean of every utterance x noise
+    assert first == sorted(path.relative_to(tmp_path / "b") for path in (tmp_path / "b").rglob("*.wav"))
+    for name in first:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name

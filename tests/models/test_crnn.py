@@ -47,7 +47,12 @@ def test_bad_configs_are_rejected():
         CRNN(CRNNConfig(), 16, "irm")
     with pytest.raises(ValueError, match="unknown keys"):
         build_model("crnn", {"chanels": 3}, 257, "irm")
-    with pytest.raises(ValueError, match="model.arch must be one of"):
+    with pytest.raises(ValueError, match="model.arch: must be one of"):
         ModelParams(arch="transformer")
-    with pytest.raises(ValueError, match="model.target must be one of"):
+    with pytest.raises(ValueError, match="model.target: must be one of"):
         ModelParams(target="ibm")
+    with pytest.raises(ValueError, match=r"model.crnn.dropout: must be < 1, got 1.5"):
+        CRNNConfig(dropout=1.5)
+    # A typo in a sub-section is caught when the params are read, not when training starts.
+    with pytest.raises(ValueError, match=r"model.crnn: CRNNConfig: unknown keys \['chanels'\]"):
+        ModelParams(crnn={"chanels": 3})

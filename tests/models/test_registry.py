@@ -93,7 +93,7 @@ def test_every_declared_capability(feature_store, tmp_path, arch, target):
 def test_segan_last_checkpoint_keeps_its_discriminator(feature_store, tmp_path):
     features, _ = feature_store
     trained(features, tmp_path, "segan", "waveform", TINY["segan"])
-    assert {"discriminator_state", "optimizer_d_state"} <= set(load_checkpoint(tmp_path / "ckpt" / "last.pt"))
+    assert {"discriminator_state", "optimizer_d_state"} <= set(load_checkpoint(*(tmp_path / "ckpt").glob("*/last.pt")))
 
 
 # ------------------------------------------------------------- a sixth architecture: one file's worth

@@ -201,8 +201,8 @@ def test_config_from_a_params_mapping():
     ({"leaky_slope": 1.5}, "leaky_slope must be in"),
     ({"optimizer": "sgd"}, "optimizer must be one of"),
     ({"lr_generator": 0.0}, "lr_generator and lr_discriminator must be positive"),
-    ({"latent": "yes"}, "latent must be true or false"),
-    ({"noise_discriminator": 1}, "noise_discriminator must be true or false"),
+    ({"latent": "yes"}, "latent: must be true or false"),
+    ({"noise_discriminator": 1}, "noise_discriminator: must be true or false"),
     ({"sample_rate": 0}, "sample_rate must be positive"),
 ])
 def test_bad_configs_are_rejected(overrides, match):

@@ -218,3 +218,45 @@ def test_non_finite_score_never_becomes_champion(experiment, checkpoint):
     run_id = store.start_train_run(experiment, None, {}, {})
     assert register(run_id, checkpoint, name, math.nan) == store.RegisteredResult(1, None, False, None)
     assert MlflowClient().get_registered_model(name).aliases == {}
+
+
+def test_the_same_checkpoint_is_registered_once(experiment, tmp_path):
+    # train.epochs=0 (or any rerun that reproduces the checkpoint) must not add a version.
+    name = f"clearspeech-{experiment}"
+    model = write_checkpoint(tmp_path / "a.pt", 0)
+    first_run = store.start_train_run(experiment, None, {}, {})
+    assert register(first_run, model, name, 2.0) == store.RegisteredResult(1, 1, True, None)
+    rerun = store.start_train_run(experiment, None, {}, {})
+    copy = tmp_path / "copy.pt"
+    copy.write_bytes(model.read_bytes())
+    assert register(rerun, copy, name, 2.0) == store.RegisteredResult(1, 1, False, 2.0)
+    assert register(rerun, write_checkpoint(tmp_path / "b.pt", 1), name, 1.0).version == 2
+    client = MlflowClient()
+    assert sorted(int(v.version) for v in client.search_model_versions(f"name = '{name}'")) == [1, 2]
+    assert client.get_model_version(name, "1").tags[store.MODEL_TAG] == file_digest(model)
+    assert client.get_run(rerun).data.tags["clearspeech.registered_version"] == f"{name}/2"
+
+
+def run_status(run_id: str) -> str:
+    return MlflowClient().get_run(run_id).info.status
+
+
+def test_ended_run_marks_success_failure_interrupt_and_sigterm(experiment):
+    import os
+    import signal
+
+    done = store.start_train_run(experiment, None, {}, {})
+    with store.ended_run(done):
+        pass
+    failed, interrupted, terminated = (store.start_train_run(experiment, None, {}, {}) for _ in range(3))
+    with pytest.raises(ValueError), store.ended_run(failed):
+        raise ValueError("bad params")
+    with pytest.raises(KeyboardInterrupt), store.ended_run(interrupted):
+        raise KeyboardInterrupt
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(SystemExit) as exited, store.ended_run(terminated):
+        os.kill(os.getpid(), signal.SIGTERM)
+        signal.sigtimedwait([], 0)  # give the handler its bytecode boundary
+    assert exited.value.code == 143 and signal.getsignal(signal.SIGTERM) is before
+    assert [run_status(run) for run in (done, failed, interrupted, terminated)] == [
+        "FINISHED", "FAILED", "KILLED", "KILLED"]

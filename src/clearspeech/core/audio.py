@@ -73,16 +73,27 @@ def load_mono(path: str | os.PathLike, rate: int) -> np.ndarray:
     return resample(to_mono(data), file_rate, rate)
 
 
+# libsndfile's sf_command code (sndfile.h) that turns the PEAK chunk of float WAV/AIFF off.
+_SFC_SET_ADD_PEAK_CHUNK = 0x1050
+
+
 def write_audio(path: str | os.PathLike, signal: np.ndarray, rate: int, subtype: str = "FLOAT") -> None:
     """Write ``signal`` atomically. The subtype is explicit because PCM_16 clips silently.
 
-    ``signal``: ``(samples,)`` or ``(samples, channels)``.
+    ``signal``: ``(samples,)`` or ``(samples, channels)``. Equal input gives byte-equal files:
+    libsndfile's PEAK chunk in float files carries the write time, so it is left out.
     """
     path = Path(path)
     if subtype.startswith("PCM") and np.abs(signal).max(initial=0.0) > 1.0:
         raise AudioError(f"{path}: samples exceed full scale and {subtype} would clip them")
-    with atomic_path(path, suffix=path.suffix) as tmp:
-        sf.write(str(tmp), signal, rate, subtype=subtype, format=path.suffix.lstrip(".").upper())
+    channels = signal.shape[1] if signal.ndim > 1 else 1
+    with atomic_path(path, suffix=path.suffix) as tmp, sf.SoundFile(
+            str(tmp), "w", rate, channels, subtype=subtype, format=path.suffix.lstrip(".").upper()) as out:
+        if subtype in ("FLOAT", "DOUBLE"):
+            # soundfile has no wrapper for this command; it calls sf_command the same way for its
+            # own settings. It must come before the first sample is written.
+            sf._snd.sf_command(out._file, _SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, 0)
+        out.write(signal)
 
 
 def rms(signal: np.ndarray) -> float:

@@ -15,3 +15,13 @@ def resolve_device(name: str, threads: int) -> torch.device:
     if device.type == "cpu":
         torch.set_num_threads(threads or len(os.sched_getaffinity(0)))
     return device
+
+
+def device_rule(name: str) -> str | None:
+    """A :mod:`clearspeech.core.config` rule: ``auto`` or a name ``torch.device`` accepts."""
+    try:
+        if name != "auto":
+            torch.device(name)
+    except (RuntimeError, TypeError, ValueError):
+        return "must be auto or a torch device such as cpu, cuda or cuda:1"
+    return None

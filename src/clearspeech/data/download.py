@@ -24,6 +24,7 @@ import soundfile as sf
 from tqdm import tqdm
 
 from clearspeech.core.audio import AUDIO_SUFFIXES, read_audio, write_audio
+from clearspeech.core.config import above, at_least, non_empty, one_of, validate
 from clearspeech.core.errors import UserError
 from clearspeech.core.files import atomic_dir, file_digest
 from clearspeech.core.manifest import read_manifest, write_manifest
@@ -56,8 +57,9 @@ class DownloadConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.source not in SOURCES:
-            raise ValueError(f"download.source must be one of {SOURCES}, not {self.source!r}")
+        validate(self, "download", source=one_of(SOURCES), speakers=non_empty, noises=non_empty,
+                 retries=at_least(0), timeout=above(0), synthetic_utterances=at_least(1),
+                 synthetic_noise_seconds=above(0), seed=at_least(0))
 
 
 def prepare_raw(cfg: DownloadConfig, out_dir: str | Path) -> pd.DataFrame:

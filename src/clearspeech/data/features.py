@@ -30,10 +30,11 @@ import torch
 from tqdm import tqdm
 
 from clearspeech.core.audio import AudioError, read_audio, to_mono
+from clearspeech.core.config import above, at_least, at_most, one_of, validate
 from clearspeech.core.files import atomic_dir, write_text_atomic
 from clearspeech.core.manifest import read_manifest, write_manifest
 from clearspeech.core.parallel import ordered_map
-from clearspeech.core.stft import SpectralFrontEnd, StftParams
+from clearspeech.core.stft import WINDOWS, SpectralFrontEnd, StftParams
 from clearspeech.data.split import SPLITS
 
 log = logging.getLogger(__name__)
@@ -48,9 +49,9 @@ class FeaturesConfig(StftParams):
     workers: int = 0
 
     def __post_init__(self) -> None:
+        validate(self, "features", n_fft=at_least(2), hop=(above(0), at_most(self.n_fft)), window=one_of(WINDOWS),
+                 sample_rate=above(0), floor=above(0), dtype=one_of(("float16", "float32")), workers=at_least(0))
         super().__post_init__()
-        if self.dtype not in ("float16", "float32"):
-            raise ValueError(f"features.dtype must be float16 or float32, not {self.dtype!r}")
 
     @property
     def stft_params(self) -> StftParams:

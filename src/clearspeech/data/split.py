@@ -13,6 +13,7 @@ import logging
 import numpy as np
 import pandas as pd
 
+from clearspeech.core.config import above, at_least, non_empty, validate
 from clearspeech.core.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -38,8 +39,8 @@ class SplitConfig:
     sizes: tuple[int, int, int] = (300, 99, 8)
 
     def __post_init__(self) -> None:
-        if len(self.sizes) != len(SPLITS) or min(self.sizes) < 1:
-            raise ValueError(f"split.sizes must be three positive counts (train, valid, test), not {self.sizes}")
+        validate(self, "split", seed=at_least(0), max_duration=above(0), per_speaker=(non_empty, at_least(0)),
+                 sizes=at_least(1))
         if sum(self.per_speaker) != sum(self.sizes):
             raise ValueError(
                 f"split.per_speaker {self.per_speaker} sums to {sum(self.per_speaker)} but "

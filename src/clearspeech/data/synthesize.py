@@ -20,6 +20,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from clearspeech.core.audio import load_mono, write_audio
+from clearspeech.core.config import above, at_least, at_most, non_empty, one_of, validate
 from clearspeech.core.files import atomic_dir
 from clearspeech.core.manifest import read_manifest, write_manifest
 from clearspeech.core.parallel import ordered_map
@@ -44,10 +45,8 @@ class SynthesizeConfig:
     workers: int = 0
 
     def __post_init__(self) -> None:
-        if self.noise_segment not in NOISE_MODES:
-            raise ValueError(f"synthesize.noise_segment must be one of {NOISE_MODES}, not {self.noise_segment!r}")
-        if len(self.regions) != len(SPLITS) or min(self.regions) <= 0:
-            raise ValueError(f"synthesize.regions must be three positive fractions, not {self.regions}")
+        validate(self, "synthesize", snrs=non_empty, sample_rate=above(0), noise_segment=one_of(NOISE_MODES),
+                 regions=above(0), peak=(above(0), at_most(1)), seed=at_least(0), workers=at_least(0))
 
 
 def load_noises(raw: pd.DataFrame, rate: int) -> dict[str, np.ndarray]:

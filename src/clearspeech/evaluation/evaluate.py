@@ -20,7 +20,8 @@ import pandas as pd
 from tqdm import tqdm
 
 from clearspeech.core.audio import load_mono, write_audio
-from clearspeech.core.device import resolve_device
+from clearspeech.core.config import at_least, validate
+from clearspeech.core.device import device_rule, resolve_device
 from clearspeech.core.files import atomic_dir, atomic_path, write_text_atomic
 from clearspeech.evaluation import logmmse
 from clearspeech.evaluation.metrics import METRICS, score_many
@@ -40,6 +41,10 @@ class EvaluateConfig:
     threads: int = 0
     workers: int = 0
     valid_mixtures: int = 150
+
+    def __post_init__(self) -> None:
+        validate(self, "evaluate", device=device_rule, threads=at_least(0), workers=at_least(0),
+                 valid_mixtures=at_least(1))
 
 
 @dataclasses.dataclass(frozen=True)

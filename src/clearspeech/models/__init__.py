@@ -20,7 +20,7 @@ from typing import Any
 from torch import nn
 
 from clearspeech.core.architecture import Architecture
-from clearspeech.core.config import from_mapping
+from clearspeech.core.config import from_mapping, one_of, validate
 from clearspeech.models import autoencoder, crn, crnn, rced, segan
 
 REGISTRY: dict[str, Architecture] = {spec.name: spec for spec in (
@@ -57,9 +57,17 @@ class ModelParams:
     segan: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.arch not in REGISTRY:
-            raise ValueError(f"model.arch must be one of {sorted(REGISTRY)}, not {self.arch!r}")
-        REGISTRY[self.arch].target_for(self.target)
+        validate(self, "model", arch=one_of(tuple(REGISTRY)))
+        try:
+            REGISTRY[self.arch].target_for(self.target)
+        except ValueError as err:
+            raise ValueError(str(err).replace("model.target must be", "model.target: must be", 1)) from err
+        for name, spec in REGISTRY.items():
+            if section := getattr(self, name, None):  # every given sub-section, before any work starts
+                try:
+                    from_mapping(spec.config, section)
+                except ValueError as err:
+                    raise ValueError(f"model.{name}: {err}") from err
 
     @property
     def arch_config(self) -> dict[str, Any]:

@@ -47,6 +47,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from clearspeech.core.architecture import OWN_LOSS, OWN_STFT, Architecture
+from clearspeech.core.config import validate
 from clearspeech.core.stft import WINDOWS, StftParams
 
 TARGETS = ("mapping", "ibm", "irm")
@@ -83,6 +84,7 @@ class AutoencoderConfig:
     def __post_init__(self) -> None:
         # Accept a list from Python callers too; a frozen config must stay hashable.
         object.__setattr__(self, "channels", tuple(self.channels))
+        validate(self, "model.autoencoder")  # types; the sizes below
         _check_front_end(self.n_fft, self.hop, self.window)
         if not self.channels or not all(_is_positive_int(c) for c in self.channels):
             raise ValueError(f"model.autoencoder.channels must be a non-empty tuple of positive ints, "

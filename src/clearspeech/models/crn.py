@@ -49,6 +49,7 @@ from torch import nn
 from torch.nn import functional
 
 from clearspeech.core.architecture import OWN_STFT, SPECTRAL, Architecture
+from clearspeech.core.config import at_least, validate
 from clearspeech.core.stft import WINDOWS
 
 TARGETS = ("mapping", "irm")
@@ -76,6 +77,7 @@ class CRNConfig:
     rnn_layers: int = 2
 
     def __post_init__(self) -> None:
+        validate(self, "model.crn", n_fft=at_least(2))  # types; the sizes below
         if self.window not in WINDOWS:
             raise ValueError(f"model.crn.window must be one of {sorted(WINDOWS)}, not {self.window!r}")
         if not 0 < self.hop <= self.n_fft:

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from clearspeech.core.architecture import SPECTRAL, STORED, Architecture
+from clearspeech.core.config import at_least, below, validate
 
 TARGETS = ("mapping", "irm")
 
@@ -44,6 +45,9 @@ class CRNNConfig:
     dropout: float = 0.0
 
     def __post_init__(self) -> None:
+        validate(self, "model.crnn", channels=at_least(1), kernel_freq=at_least(1), kernel_time=at_least(1),
+                 stride_freq=at_least(1), rnn_hidden=at_least(1), rnn_layers=at_least(1),
+                 dropout=(at_least(0), below(1)))
         if self.kernel_time % 2 != 1:
             raise ValueError(f"model.crnn.kernel_time must be odd (centred frames), got {self.kernel_time}")
 

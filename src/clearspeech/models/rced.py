@@ -47,6 +47,7 @@ import torch
 from torch import nn
 
 from clearspeech.core.architecture import OWN_STFT, SPECTRAL, Architecture
+from clearspeech.core.config import at_least, validate
 from clearspeech.core.stft import WINDOWS
 
 TARGETS = ("mapping", "irm")
@@ -67,6 +68,7 @@ class RCEDConfig:
     dropout: float = 0.2
 
     def __post_init__(self) -> None:
+        validate(self, "model.rced", n_fft=at_least(2))  # types; the sizes below
         if self.window not in WINDOWS:
             raise ValueError(f"model.rced.window must be one of {sorted(WINDOWS)}, not {self.window!r}")
         if not 0 < self.hop <= self.n_fft:

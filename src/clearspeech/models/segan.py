@@ -59,6 +59,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from clearspeech.core.architecture import ADVERSARIAL, WAVEFORM, Architecture
+from clearspeech.core.config import validate
 
 DISCRIMINATOR_NORMS = ("batch", "instance", "spectral", "none")
 OPTIMIZERS = ("rmsprop", "adam")
@@ -84,6 +85,7 @@ class SEGANConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "channels", tuple(self.channels))
+        validate(self, "model.segan")  # types; the ranges below
         if self.sample_rate <= 0:
             raise ValueError(f"model.segan.sample_rate must be positive, got {self.sample_rate}")
         if not self.channels or any(c <= 0 for c in self.channels):

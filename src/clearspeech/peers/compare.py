@@ -17,6 +17,7 @@ import pandas as pd
 import torch
 
 from clearspeech.core.audio import load_mono
+from clearspeech.core.config import above, at_least, validate
 from clearspeech.core.errors import UserError
 from clearspeech.core.files import atomic_dir
 from clearspeech.evaluation import logmmse
@@ -42,10 +43,12 @@ class PeersConfig:
     workers: int = 0
 
     def __post_init__(self) -> None:
+        validate(self, "peers", timeout=above(0), max_delay_ms=at_least(0), workers=at_least(0))
         for name in self.peers:
-            adapter_spec(name)  # ValueError naming the known peers
-        if self.timeout <= 0 or self.max_delay_ms < 0:
-            raise ValueError(f"timeout must be > 0 and max_delay_ms >= 0, got {self.timeout}, {self.max_delay_ms}")
+            try:
+                adapter_spec(name)
+            except ValueError as err:  # it names the known peers
+                raise ValueError(f"peers.peers: {err}") from err
 
 
 class EvaluationMissing(UserError, ValueError):

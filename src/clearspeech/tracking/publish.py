@@ -7,11 +7,12 @@ must not kill a long training run.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from clearspeech.core.audio import load_mono, write_audio
+from clearspeech.core.config import at_least, non_empty, validate
 from clearspeech.evaluation.plots import plot_curve, plot_spectrograms
 from clearspeech.tracking import store
 
@@ -33,13 +35,19 @@ class MlflowConfig:
     registered_model: str = "clearspeech"
     examples: int = 3
 
+    def __post_init__(self) -> None:
+        validate(self, "mlflow", experiment=non_empty, registered_model=non_empty, examples=at_least(0))
 
-def start_training(repo_root: Path, experiment: str, params: Mapping[str, Any]) -> str:
-    """Create the pipeline execution's run (named after the DVC experiment when there is one)
-    in ``experiment``, with ``params``: the values the train stage read, nothing more."""
+@contextlib.contextmanager
+def training_run(repo_root: Path, experiment: str, params: Mapping[str, Any]) -> Iterator[str]:
+    """The pipeline execution's run (named after the DVC experiment when there is one) in
+    ``experiment`` with ``params`` (the values the train stage read, nothing more), ended
+    FINISHED, FAILED or KILLED with the block. Open it only once every params section is valid."""
     store.configure(repo_root)
-    return store.start_train_run(experiment, os.environ.get("DVC_EXP_NAME") or None, params,
-                                    store.run_tags(repo_root))
+    run_id = store.start_train_run(experiment, os.environ.get("DVC_EXP_NAME") or None, params,
+                                store.run_tags(repo_root))
+    with store.ended_run(run_id):
+        yield run_id
 
 
 def epoch_logger(run_id: str) -> Callable[[dict[str, float]], None]:
@@ -69,7 +77,13 @@ def publish_evaluation(repo_root: Path, cfg: MlflowConfig, model_path: Path, rep
     the model."""
     store.configure(repo_root)
     run_id = store.evaluate_run(cfg.experiment, model_path, os.environ.get("DVC_EXP_NAME") or None,
-                                   store.run_tags(repo_root))
+                                store.run_tags(repo_root))
+    with store.ended_run(run_id):
+        return _publish(run_id, cfg, model_path, report, test, enhanced_dir, reports, arch, rate)
+
+
+def _publish(run_id: str, cfg: MlflowConfig, model_path: Path, report: Mapping[str, Any], test: pd.DataFrame,
+             enhanced_dir: Path, reports: list[Path], arch: str, rate: int) -> store.RegisteredResult:
     flat = {f"{system}.{key}": value for system, values in report.items() for key, value in values.items()
             if isinstance(value, int | float) and value == value}
     store.log_metrics(run_id, flat)
@@ -78,9 +92,7 @@ def publish_evaluation(repo_root: Path, cfg: MlflowConfig, model_path: Path, rep
         store.log_artifacts(run_id, _examples(test, enhanced_dir, cfg.examples, Path(tmp), rate), "examples")
     model = report["model"]
     tags = {"arch": arch, **{f"test_{key}": f"{model[key]:.4f}" for key in ("pesq_wb", "stoi", "si_sdr")}}
-    result = store.register_model(run_id, model_path, cfg.registered_model, tags, model["valid_pesq_wb"])
-    store.finish(run_id)
-    return result
+    return store.register_model(run_id, model_path, cfg.registered_model, tags, model["valid_pesq_wb"])
 
 
 def _examples(test: pd.DataFrame, enhanced_dir: Path, count: int, tmp: Path, rate: int) -> list[Path]:

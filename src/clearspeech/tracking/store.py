@@ -15,7 +15,9 @@ import dataclasses
 import logging
 import math
 import os
+import signal
 import subprocess
+import threading
 import time
 import warnings
 from collections.abc import Iterator, Mapping
@@ -247,6 +249,39 @@ def finish(run_id: str, status: str = "FINISHED") -> None:
     MlflowClient().set_terminated(run_id, status)
 
 
+class Terminated(SystemExit):
+    """SIGTERM as an exception, so ``finally`` blocks and :func:`ended_run` run; exits 143."""
+
+    def __init__(self) -> None:
+        super().__init__(128 + signal.SIGTERM)
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def ended_run(run_id: str) -> Iterator[str]:
+    """Yield ``run_id``; end it FINISHED when the block completes, KILLED on Ctrl-C or SIGTERM,
+    FAILED on any other exception (re-raised), so no run is left RUNNING by a dead process."""
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if main else None
+    status = "FAILED"
+    try:
+        yield run_id
+        status = "FINISHED"
+    except (KeyboardInterrupt, Terminated):
+        status = "KILLED"
+        raise
+    finally:
+        if main:
+            signal.signal(signal.SIGTERM, previous)
+        try:
+            finish(run_id, status)
+        except Exception as err:  # noqa: BLE001 - never hide the block's own error behind MLflow's
+            log.warning("MLflow run %s not marked %s (%s)", run_id, status, err)
+
+
 @dataclasses.dataclass(frozen=True)
 class RegisteredResult:
     """Outcome of :func:`register_model`: the new version; who holds ``champion`` now (None only
@@ -306,16 +341,29 @@ def _beats(score: float, previous: float | None) -> bool:
     return math.isfinite(score) and (previous is None or math.isnan(previous) or score > previous)
 
 
+def _version_of(client: MlflowClient, name: str, digest: str) -> int | None:
+    """The lowest version of registered model ``name`` tagged with sha256 ``digest``, or None."""
+    found = client.search_model_versions(f"name = '{name}' and tags.`{MODEL_TAG}` = '{digest}'")
+    return min((int(found_version.version) for found_version in found), default=None)
+
+
 def register_model(run_id: str, checkpoint: Path, name: str, tags: Mapping[str, str], score: float,
                    score_key: str = "valid_pesq_wb") -> RegisteredResult:
     """Log and register ``checkpoint`` under ``name``; move ``champion`` to it if ``score`` wins.
 
-    The version is tagged with ``tags`` and ``score_key``; the run with the outcome.
+    The version is tagged with ``tags``, ``score_key`` and the checkpoint's sha256; the run with
+    the outcome. A checkpoint already registered under ``name`` (a rerun that trained nothing
+    new) keeps its version: no second version of the same bytes.
     """
     client = MlflowClient()
-    version = _log_pyfunc(run_id, checkpoint, name)
-    for key, value in {**tags, score_key: repr(float(score))}.items():
-        client.set_model_version_tag(name, str(version), key, str(value))
+    digest = file_digest(checkpoint)
+    version = _version_of(client, name, digest)
+    if version is None:
+        version = _log_pyfunc(run_id, checkpoint, name)
+        for key, value in {**tags, score_key: repr(float(score)), MODEL_TAG: digest}.items():
+            client.set_model_version_tag(name, str(version), key, str(value))
+    else:
+        log.info("%s is already %s v%d; not registered again", checkpoint, name, version)
     current = _champion(client, name, score_key)
     previous = current[1] if current else None
     promoted = _beats(score, previous)

@@ -29,7 +29,8 @@ import torch
 from tqdm import tqdm
 
 from clearspeech.core.architecture import ADVERSARIAL, OWN_LOSS, SPECTRAL, Architecture
-from clearspeech.core.device import resolve_device
+from clearspeech.core.config import above, at_least, below, one_of, validate
+from clearspeech.core.device import device_rule, resolve_device
 from clearspeech.core.errors import UserError
 from clearspeech.core.files import atomic_path, file_digest, write_text_atomic
 from clearspeech.models import ModelParams, architecture, parameter_count
@@ -69,8 +70,11 @@ class TrainConfig:
     compress: float = 0.3
 
     def __post_init__(self) -> None:
-        if self.loss not in LOSSES:
-            raise ValueError(f"train.loss must be one of {LOSSES}, not {self.loss!r}")
+        validate(self, "train", device=device_rule, epochs=at_least(0), batch_size=at_least(1),
+                 crop_frames=at_least(1), steps_per_epoch=at_least(0), lr=above(0), weight_decay=at_least(0),
+                 clip_grad=above(0), lr_factor=(above(0), below(1)), lr_patience=at_least(0), patience=at_least(1),
+                 max_minutes=at_least(0), threads=at_least(0), seed=at_least(0), loss=one_of(LOSSES),
+                 compress=above(0))
 
 
 # "target": MSE in the model's output domain (mask, or standardised log-magnitude).
@@ -210,11 +214,16 @@ def train(features_dir: str | os.PathLike, model_params: ModelParams, cfg: Train
           checkpoint_dir: str | os.PathLike, model_out: str | os.PathLike, summary_json: str | os.PathLike,
           curve_csv: str | os.PathLike, on_epoch: Callable[[dict[str, float]], None] | None = None) -> dict[str, Any]:
     """Train (resuming when possible), then write the best model to ``model_out``, the summary
-    (returned too) to ``summary_json`` and one row per epoch to ``curve_csv``."""
+    (returned too) to ``summary_json`` and one row per epoch to ``curve_csv``.
+
+    ``checkpoint_dir`` is a root: each configuration keeps ``last.pt`` / ``best.pt`` in its own
+    ``<signature[:16]>/`` folder, so switching params back and forth resumes each of them.
+    """
     trainer = Trainer(features_dir, model_params, cfg, checkpoint_dir)
+    trainer.checkpoint_dir = Path(checkpoint_dir) / trainer.signature[:16]
     trainer.resume()
     state = trainer.run(on_epoch)
-    best = load_checkpoint(Path(checkpoint_dir) / "best.pt")
+    best = load_checkpoint(trainer.checkpoint_dir / "best.pt")
     save_checkpoint(model_out, {**best, "valid_loss": state["best_valid_loss"]})
     summary = {
         "arch": model_params.arch, "target": model_params.target, "parameters": trainer.parameters,
