@@ -142,5 +142,5 @@ def test_a_sixth_architecture_is_one_object_and_one_registry_entry(feature_store
     assert not torch.equal(payload["model_state"]["bias"], torch.zeros(payload["bins"]))  # it trained
     exercise(payload, GAIN, tmp_path)
     assert "gain" in streamable()
-    with pytest.raises(ValueError, match="model.target must be one of"):
+    with pytest.raises(ValueError, match="model.target: must be one of"):
         ModelParams(arch="gain", target="mapping")

@@ -74,7 +74,7 @@ class Architecture:
         if self.front_end == WAVEFORM:
             return WAVEFORM
         if requested not in self.targets:
-            raise ValueError(f"model.target must be one of {tuple(self.targets)} for {self.name}, "
+            raise ValueError(f"model.target: must be one of {tuple(self.targets)} for {self.name}, "
                              f"not {requested!r}")
         return requested
 

@@ -58,10 +58,7 @@ class ModelParams:
 
     def __post_init__(self) -> None:
         validate(self, "model", arch=one_of(tuple(REGISTRY)))
-        try:
-            REGISTRY[self.arch].target_for(self.target)
-        except ValueError as err:
-            raise ValueError(str(err).replace("model.target must be", "model.target: must be", 1)) from err
+        REGISTRY[self.arch].target_for(self.target)
         for name, spec in REGISTRY.items():
             if section := getattr(self, name, None):  # every given sub-section, before any work starts
                 try:
