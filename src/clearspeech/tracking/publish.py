@@ -20,6 +20,7 @@ import pandas as pd
 
 from clearspeech.core.audio import load_mono, write_audio
 from clearspeech.evaluation.plots import plot_curve, plot_spectrograms
+from clearspeech.evaluation.report import pick_examples
 from clearspeech.tracking import store
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ def finish_training(run_id: str, model_path: Path, summary: Mapping[str, Any], c
 
 def publish_evaluation(repo_root: Path, cfg: MlflowConfig, model_path: Path, report: Mapping[str, Any],
                        test: pd.DataFrame, enhanced_dir: Path, metrics_dir: Path, arch: str,
-                       rate: int) -> store.RegisteredResult:
+                       rate: int, report_path: Path | None = None) -> store.RegisteredResult:
     """Log scores, reports and a few audio examples into the model's run, register the model."""
     store.configure(repo_root)
     run_id = store.evaluate_run(cfg.experiment, model_path, os.environ.get("DVC_EXP_NAME") or None,
@@ -71,8 +72,9 @@ def publish_evaluation(repo_root: Path, cfg: MlflowConfig, model_path: Path, rep
     flat = {f"{system}.{key}": value for system, values in report.items() for key, value in values.items()
             if isinstance(value, int | float) and value == value}
     store.log_metrics(run_id, flat)
-    reports = [metrics_dir / name for name in ("eval.json", "eval_by_condition.csv", "eval_delta_pesq_by_snr.csv",
-                                               "eval_utterances.csv")]
+    reports = [metrics_dir / name for name in ("eval.json", "eval_dnsmos.json", "eval_by_condition.csv",
+                                               "eval_delta_pesq_by_snr.csv", "eval_utterances.csv")]
+    reports += [report_path] if report_path is not None else []
     store.log_artifacts(run_id, reports, "evaluation")
     with tempfile.TemporaryDirectory() as tmp:
         store.log_artifacts(run_id, _examples(test, enhanced_dir, cfg.examples, Path(tmp), rate), "examples")
@@ -86,10 +88,8 @@ def publish_evaluation(repo_root: Path, cfg: MlflowConfig, model_path: Path, rep
 def _examples(test: pd.DataFrame, enhanced_dir: Path, count: int, tmp: Path, rate: int) -> list[Path]:
     """Noisy / enhanced / clean audio and a spectrogram figure for ``count`` test mixtures spread
     evenly over the test set in id order (so different speakers, noises and SNRs)."""
-    ordered = test.sort_values("id").reset_index(drop=True)
-    picked = ordered.iloc[np.unique(np.linspace(0, len(ordered) - 1, min(count, len(ordered))).astype(int))]
     paths = []
-    for row in picked.itertuples():
+    for row in pick_examples(test, count).itertuples():
         signals = {"noisy": load_mono(row.noisy_path, rate),
                    "enhanced": load_mono(enhanced_dir / "model" / f"{row.id}.wav", rate),
                    "clean": load_mono(row.clean_path, rate)}
