@@ -5,7 +5,14 @@ from pathlib import Path
 import click
 
 from clearspeech.models import ModelParams
-from clearspeech.tracking.publish import MlflowConfig, epoch_logger, finish_training, start_training
+from clearspeech.tracking.publish import (
+    MlflowConfig,
+    epoch_logger,
+    finish_training,
+    log_training_inputs,
+    start_training,
+    system_metrics,
+)
 from clearspeech.training.trainer import TrainConfig, train
 
 from common import load_params, load_section, stage
@@ -23,8 +30,10 @@ def main(params_file: str, features: str, checkpoints: str, model_out: str, metr
     mlflow_cfg = load_section(params_file, "mlflow", MlflowConfig)
     model_params = load_section(params_file, "model", ModelParams)
     run_id = start_training(Path.cwd(), mlflow_cfg, load_params(params_file))
-    summary = train(features, model_params, load_section(params_file, "train", TrainConfig), checkpoints, model_out,
-                    metrics_dir, on_epoch=epoch_logger(run_id))
+    log_training_inputs(Path.cwd(), run_id, Path(features))
+    with system_metrics(run_id):
+        summary = train(features, model_params, load_section(params_file, "train", TrainConfig), checkpoints,
+                        model_out, metrics_dir, on_epoch=epoch_logger(run_id))
     finish_training(run_id, Path(model_out), summary, Path(metrics_dir) / "train_curve.csv")
 
 

@@ -36,10 +36,27 @@ class MlflowConfig:
 
 
 def start_training(repo_root: Path, cfg: MlflowConfig, params: Mapping[str, Any]) -> str:
-    """Create the pipeline execution's run (named after the DVC experiment when there is one)."""
+    """Create the pipeline execution's run, named ``<arch>-<DVC experiment>`` (or ``<arch>`` for
+    a plain ``dvc repro``) and tagged with both, in an experiment the UI opens on its runs."""
     store.configure(repo_root)
-    return store.start_train_run(cfg.experiment, os.environ.get("DVC_EXP_NAME") or None, params,
-                                    store.run_tags(repo_root))
+    store.mark_model_training(cfg.experiment)
+    arch = str(params.get("model", {}).get("arch", "model"))
+    experiment = os.environ.get("DVC_EXP_NAME") or ""
+    tags = {**store.run_tags(repo_root), "arch": arch, "experiment": experiment or "workspace"}
+    return store.start_train_run(cfg.experiment, "-".join(filter(None, [arch, experiment])), params, tags)
+
+
+def system_metrics(run_id: str):
+    """Context manager: the machine's CPU/memory/disk/GPU into ``run_id`` while training runs."""
+    return store.system_metrics(run_id)
+
+
+def log_training_inputs(repo_root: Path, run_id: str, features_dir: Path) -> None:
+    """The feature store's manifests as the run's datasets, tagged with the DVC stage hashes."""
+    try:
+        store.log_feature_inputs(run_id, features_dir, store.dvc_stage_hashes(repo_root))
+    except Exception as err:  # noqa: BLE001 - the side channel must not stop training
+        log.warning("MLflow: feature-store inputs not logged (%s)", err)
 
 
 def epoch_logger(run_id: str) -> Callable[[dict[str, float]], None]:
