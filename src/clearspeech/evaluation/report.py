@@ -116,4 +116,13 @@ def write_evaluation_report(dest: str | Path, scores: pd.DataFrame, examples: Se
         sections.append(html.section(
             "Examples", html.note("Spectrograms of one example share one colour scale (dB)."),
             *(_example_section(example, scores, rate, metrics) for example in examples)))
-    html.write_page(dest, title, [*sections, *extra])
+    html.write_page(dest, title, [*sections, *extra, html.note(
+        "The peers stage writes its own page beside this one: peers.html (after `dvc repro peers`).")])
+
+
+def write_peers_report(dest: str | Path, scores: pd.DataFrame, failed: Mapping[str, str], rate: int) -> None:
+    """The peers stage's page: the same summary, tables and gain figure over every system that
+    ran (noisy, model, log-MMSE, the peers), then the peers that failed and why."""
+    reasons = [html.note(f"{name} failed: {reason}") for name, reason in failed.items()]
+    write_evaluation_report(dest, scores, [], rate, title="ClearSpeech beside its peers",
+                            extra=[html.section("Peers that failed", *reasons)] if reasons else [])
