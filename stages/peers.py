@@ -23,16 +23,18 @@ from common import load_section, read_keys, stage
 @click.option("--table", required=True, help="Side-by-side markdown table.")
 @click.option("--by-condition", required=True, help="Means per noise x SNR x system (CSV).")
 @click.option("--plot", required=True, help="One row per system (plot CSV).")
+@click.option("--report", "report_path", required=True, help="Self-contained HTML report of the peers.")
 @stage
-def main(params_file: str, mixtures: str, eval_utterances: str, model_path: str, peers_dir: str,
+def main(params_file: str, mixtures: str, eval_utterances: str, model_path: str, peers_dir: str, report_path: str,
          **report_paths: str) -> None:
     """Write the reports and the peers' wavs; log the table into the model's MLflow run."""
     manifest = read_manifest(mixtures, ("id", "split", "noise", "snr", "noisy_path", "clean_path"))
     reports = PeersReports(**{name: Path(path) for name, path in report_paths.items()})
     report = compare_peers(manifest, Path(eval_utterances), Path(model_path),
-                           load_section(params_file, "peers", PeersConfig), Path(peers_dir), reports)
+                           load_section(params_file, "peers", PeersConfig), Path(peers_dir), reports,
+                           report_path=Path(report_path))
     publish_peers(Path.cwd(), read_keys(params_file, "mlflow", ("experiment",))["experiment"], Path(model_path),
-                  report, list(dataclasses.astuple(reports)))
+                  report, [*dataclasses.astuple(reports), Path(report_path)])
 
 
 if __name__ == "__main__":

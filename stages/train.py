@@ -6,7 +6,13 @@ from pathlib import Path
 import click
 
 from clearspeech.models import ModelParams
-from clearspeech.tracking.publish import epoch_logger, finish_training, training_run
+from clearspeech.tracking.publish import (
+    epoch_logger,
+    finish_training,
+    log_training_inputs,
+    system_metrics,
+    training_run,
+)
 from clearspeech.training.trainer import TrainConfig, train
 
 from common import as_config, load_section, read_keys, stage
@@ -36,8 +42,10 @@ def main(params_file: str, features: str, checkpoints: str, model_out: str, summ
     checkpoint_root = Path(os.environ.get("DVC_ROOT", "")) / checkpoints
     params = {"model": model, "train": train_section, "mlflow": {"experiment": experiment}}
     with training_run(Path.cwd(), experiment, params) as run_id:
-        result = train(features, model_params, train_cfg, checkpoint_root, model_out, summary, curve,
-                       on_epoch=epoch_logger(run_id))
+        log_training_inputs(Path.cwd(), run_id, Path(features))
+        with system_metrics(run_id):
+            result = train(features, model_params, train_cfg, checkpoint_root, model_out, summary, curve,
+                           on_epoch=epoch_logger(run_id))
         finish_training(run_id, Path(model_out), result, Path(curve))
 
 

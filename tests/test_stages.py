@@ -86,6 +86,8 @@ def test_train_reads_and_logs_exactly_its_declared_params(tmp_path, monkeypatch)
         yield "run"
 
     monkeypatch.setattr(module, "training_run", training_run)
+    monkeypatch.setattr(module, "log_training_inputs", lambda *args: None)
+    monkeypatch.setattr(module, "system_metrics", lambda run_id: contextlib.nullcontext())
     monkeypatch.setattr(module, "train", lambda *args, **kwargs: calls.update(train=args) or {})
     monkeypatch.setattr(module, "finish_training", lambda *args: None)
     invoke_with_declared_params(tmp_path, module, "train")
@@ -100,16 +102,18 @@ def test_train_reads_and_logs_exactly_its_declared_params(tmp_path, monkeypatch)
 def test_evaluate_and_peers_need_only_their_declared_params(tmp_path, monkeypatch):
     evaluate, seen = stage_module(monkeypatch, "evaluate"), {}
     monkeypatch.setattr(evaluate, "read_manifest", lambda *args: pd.DataFrame({"split": ["test"]}))
+    monkeypatch.setattr(evaluate.pd, "read_csv", lambda path: seen.update(curve=path) or pd.DataFrame())
     monkeypatch.setattr(evaluate, "evaluate", lambda *args: seen.update(reports=args[-1]) or {})
     monkeypatch.setattr(evaluate, "load_checkpoint", lambda path: {"arch": "crnn", "stft": {"sample_rate": 16000}})
     monkeypatch.setattr(evaluate, "publish_evaluation", lambda *args: seen.update(mlflow=args[1], logged=args[6]))
     invoke_with_declared_params(tmp_path, evaluate, "evaluate")
     assert seen["mlflow"].examples == 3 and [str(p) for p in seen["logged"]] == [
         "metrics/eval.json", "metrics/eval_by_condition.csv", "metrics/eval_delta_pesq_by_snr.csv",
-        "metrics/eval_utterances.csv"]
+        "metrics/eval_utterances.csv", "metrics/eval_dnsmos.json", "reports/evaluation.html"]
+    assert seen["curve"] == "metrics/train_curve.csv"
     peers = stage_module(monkeypatch, "peers")
     monkeypatch.setattr(peers, "read_manifest", lambda *args: None)
-    monkeypatch.setattr(peers, "compare_peers", lambda *args: seen.update(peers_cfg=args[3]) or {})
+    monkeypatch.setattr(peers, "compare_peers", lambda *args, **kwargs: seen.update(peers_cfg=args[3]) or {})
     monkeypatch.setattr(peers, "publish_peers", lambda root, experiment, *args: seen.update(experiment=experiment))
     invoke_with_declared_params(tmp_path, peers, "peers")
     assert seen["experiment"] == "clearspeech" and "nsnet2" in seen["peers_cfg"].peers

@@ -19,8 +19,10 @@ def test_evaluate_scores_every_system_and_reports_failures(feature_store, tmp_pa
     manifest = pd.concat([manifest, pd.DataFrame([silent])], ignore_index=True)
     cfg = EvaluateConfig(device="cpu", threads=1, workers=2, valid_mixtures=2)
     out = tmp_path / "metrics"
-    reports = EvaluationReports(out / "s.json", out / "c.csv", out / "d.csv", out / "u.csv")
-    report = evaluate(manifest, write_checkpoint(tmp_path / "m.pt"), cfg, tmp_path / "enhanced", reports)
+    reports = EvaluationReports(out / "s.json", out / "c.csv", out / "d.csv", out / "u.csv", out / "eval_dnsmos.json")
+    curve = pd.DataFrame({"epoch": [1, 2], "train_loss": [0.5, 0.4], "valid_loss": [0.6, 0.5], "lr": [1e-3, 1e-3]})
+    report = evaluate(manifest, write_checkpoint(tmp_path / "m.pt"), cfg, tmp_path / "enhanced", reports,
+                      tmp_path / "report.html", 2, curve)
 
     assert set(SYSTEMS) <= set(report) and {"improvement_model", "improvement_logmmse"} <= set(report)
     for system in SYSTEMS:
@@ -36,3 +38,11 @@ def test_evaluate_scores_every_system_and_reports_failures(feature_store, tmp_pa
     delta = pd.read_csv(reports.delta_pesq_by_snr)
     assert list(delta.columns) == ["snr", "model", "logmmse"]
     assert set(pd.read_csv(reports.by_condition)["system"]) == set(SYSTEMS)
+
+    dnsmos = json.loads((tmp_path / "metrics" / "eval_dnsmos.json").read_text())
+    for system in SYSTEMS:  # the silent clean reference does not stop DNSMOS: it needs none
+        assert dnsmos[system]["dnsmos_ovrl_n"] == 3 and 1.0 <= dnsmos[system]["dnsmos_ovrl"] <= 5.0
+    assert "improvement_model" in dnsmos and dnsmos["refused"] == {}
+    page = (tmp_path / "report.html").read_text()
+    assert page.count("<audio") == 2 * 4 and page.count("data:audio/wav;base64,") == 2 * 4
+    assert "DNSMOS OVRL" in page and "model − noisy" in page and "training curve" in page

@@ -106,8 +106,10 @@ def test_comparison_completes_beside_failing_peers(tmp_path):
     specs = {name: FAKES[name] for name in ("delays", "raises", "hangs")}
     reports = PeersReports(out / "p.json", out / "p.md", out / "pc.csv", out / "ps.csv")
     report = compare_peers(manifest, out / "u.csv", checkpoint, PeersConfig(timeout=10, workers=1),
-                           tmp_path / "peers", reports, specs)
+                           tmp_path / "peers", reports, specs, report_path=tmp_path / "peers.html")
     assert list(report["systems"]) == ["noisy", "model", "logmmse", "delays"]
+    page = (tmp_path / "peers.html").read_text()
+    assert "delays − noisy" in page and "hangs failed: timed out" in page
     assert set(report["failed"]) == {"raises", "hangs"} and "timed out" in report["failed"]["hangs"]
     # A pure delay, removed, is the noisy input again: same scores.
     assert report["systems"]["delays"]["pesq_wb"] == pytest.approx(report["systems"]["noisy"]["pesq_wb"], abs=0.01)

@@ -49,8 +49,11 @@ def _load(model: str, device: str, threads: int) -> Enhancer:
               help="Frame by frame, carrying state (causal models: crn, rced; audio at the model's rate).")
 @click.option("--force", is_flag=True, help="Overwrite existing outputs (never an input).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write an HTML report: DNSMOS of input and output per file, players, spectrograms.")
 def enhance_command(inputs: tuple[Path, ...], output: str | None, model: str, device: str, threads: int,
-                    subtype: str | None, chunk: float, context: float, stream: bool, force: bool, quiet: bool) -> None:
+                    subtype: str | None, chunk: float, context: float, stream: bool, force: bool, quiet: bool,
+                    report: Path | None) -> None:
     """Denoise INPUT files or folders (wav, flac, ogg, mp3; any rate; any channels; any length).
 
     \b
@@ -77,7 +80,14 @@ def enhance_command(inputs: tuple[Path, ...], output: str | None, model: str, de
         if enhancer.arch not in streamable():
             raise click.ClickException(f"--stream needs a causal model ({', '.join(streamable())}); "
                                        f"{model} is {enhancer.arch}")
+    started = time.time()
     failed = _run_jobs(enhancer, plan.jobs, seconds, subtype, quiet, stream)
+    if report is not None:
+        from clearspeech.inference.report import write_enhance_report
+
+        done = [(job.source, job.dest) for job in plan.jobs
+                if job.dest.is_file() and job.dest.stat().st_mtime >= started]
+        click.echo(write_enhance_report(report, done).line(report))
     sys.exit(1 if failed or plan.errors else 0)
 
 

@@ -24,7 +24,9 @@ from clearspeech.core.config import at_least, validate
 from clearspeech.core.device import device_rule, resolve_device
 from clearspeech.core.files import atomic_dir, atomic_path, write_text_atomic
 from clearspeech.evaluation import logmmse
+from clearspeech.evaluation.dnsmos import DNSMOS_METRICS, dnsmos_table
 from clearspeech.evaluation.metrics import METRICS, score_many
+from clearspeech.evaluation.report import Example, pick_examples, write_evaluation_report
 from clearspeech.evaluation.summary import by_condition, delta_by_snr, summary
 from clearspeech.inference.enhancer import Enhancer
 
@@ -55,11 +57,14 @@ class EvaluationReports:
     by_condition: Path  # means per noise x SNR x system (CSV)
     delta_pesq_by_snr: Path  # PESQ-WB gain over noisy per SNR, model and log-MMSE (the plot CSV)
     utterances: Path  # the long per-mixture table the peers stage reuses (CSV)
+    dnsmos: Path  # DNSMOS per system, paired gains and the refused clips (JSON)
 
 
 def evaluate(manifest: pd.DataFrame, checkpoint: str | Path, cfg: EvaluateConfig, enhanced_dir: str | Path,
-             reports: EvaluationReports) -> dict:
-    """Score the test split, write ``reports``; returns the summary's dict."""
+             reports: EvaluationReports, report_path: str | Path | None = None, examples: int = 3,
+             curve: pd.DataFrame | None = None) -> dict:
+    """Score the test split, write ``reports`` (and the HTML report with ``examples`` listening
+    examples and the training ``curve`` to ``report_path``); returns the summary's dict."""
     enhancer = Enhancer.from_checkpoint(checkpoint, resolve_device(cfg.device, cfg.threads))
     test = manifest[manifest["split"] == "test"].reset_index(drop=True)
     with atomic_dir(enhanced_dir) as staging:
@@ -71,6 +76,12 @@ def evaluate(manifest: pd.DataFrame, checkpoint: str | Path, cfg: EvaluateConfig
     report = summary(table)
     report["model"]["valid_pesq_wb"] = validation_pesq(manifest, enhancer, cfg)
     _write_reports(table, report, reports)
+    dnsmos = dnsmos_table(table[["id", "noise", "snr", "system"]],
+                          [systems[name] for _, systems in outputs for name in SYSTEMS], rate, cfg.workers)
+    _write_dnsmos(dnsmos, reports.dnsmos)
+    if report_path is not None:
+        scores = table.merge(dnsmos.drop(columns=["noise", "snr"]), on=["id", "system"])
+        write_evaluation_report(report_path, scores, _examples(test, outputs, examples), rate, curve)
     log.info("PESQ-WB noisy %.3f, model %.3f, logmmse %.3f", *(report[s]["pesq_wb"] for s in SYSTEMS))
     return report
 
@@ -121,6 +132,24 @@ def _json_ready(value):
     if isinstance(value, dict):
         return {key: _json_ready(item) for key, item in value.items()}
     return None if isinstance(value, float) and not np.isfinite(value) else value
+
+
+def _examples(test: pd.DataFrame, outputs: list[tuple[np.ndarray, dict]], count: int) -> list[Example]:
+    position = {mixture_id: index for index, mixture_id in enumerate(test["id"])}
+    picked = []
+    for row in pick_examples(test, count).itertuples():
+        clean, systems = outputs[position[row.id]]
+        picked.append(Example(row.id, row.noise, float(row.snr), {**systems, "clean": clean}))
+    return picked
+
+
+def _write_dnsmos(dnsmos: pd.DataFrame, path: Path) -> None:
+    """``path`` (``eval_dnsmos.json``): DNSMOS per system (mean, 95% CI, count; paired gain over noisy) and
+    the clips DNSMOS refused, with the reason (never averaged)."""
+    report = summary(dnsmos, metrics=DNSMOS_METRICS)
+    refused = dnsmos[dnsmos["dnsmos_error"] != ""]
+    report["refused"] = {f"{row.id}/{row.system}": row.dnsmos_error for row in refused.itertuples()}
+    write_text_atomic(path, json.dumps(_json_ready(report), indent=2) + "\n")
 
 
 def _write_reports(table: pd.DataFrame, report: dict, reports: EvaluationReports) -> None:

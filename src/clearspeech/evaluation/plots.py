@@ -79,3 +79,16 @@ def plot_spectrograms(signals: Mapping[str, np.ndarray], rate: int, dest: str | 
     fig.colorbar(image, ax=list(axes), label="power (dB)")
     fig.suptitle(title)
     _save(fig, dest)
+
+
+def plot_gain_by_snr(gains: pd.DataFrame, dest: str | os.PathLike, metric: str = "PESQ-WB") -> None:
+    """Mean paired gain over the noisy input per SNR: ``gains`` has column ``snr`` and one column
+    per system (:func:`clearspeech.evaluation.summary.delta_by_snr`'s table)."""
+    fig = Figure(figsize=(7, 3.6), layout="constrained")
+    ax = fig.add_subplot()
+    for system in gains.columns.drop("snr"):
+        ax.plot(gains["snr"], gains[system], "-o", markersize=4, label=system)
+    ax.axhline(0.0, color="tab:gray", linewidth=0.8)
+    ax.set(xlabel="input SNR (dB)", ylabel=f"{metric} gain over noisy", xticks=sorted(gains["snr"].unique()))
+    ax.legend(loc="best")
+    _save(fig, dest)

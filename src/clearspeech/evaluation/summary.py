@@ -7,6 +7,8 @@ excluded from every mean and counted instead).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -25,42 +27,43 @@ def mean_ci(values: pd.Series) -> tuple[float, float, int]:
     return float(data.mean()), float(half), len(data)
 
 
-def paired_differences(scores: pd.DataFrame, system: str, baseline: str = "noisy") -> pd.DataFrame:
+def paired_differences(scores: pd.DataFrame, system: str, baseline: str = "noisy",
+                       metrics: Sequence[str] = METRICS) -> pd.DataFrame:
     """Per-mixture ``system - baseline`` for every metric, indexed by mixture id."""
-    wide = scores.set_index(["id", "system"])[list(METRICS)].unstack("system")
-    return pd.DataFrame({metric: wide[(metric, system)] - wide[(metric, baseline)] for metric in METRICS})
+    wide = scores.set_index(["id", "system"])[list(metrics)].unstack("system")
+    return pd.DataFrame({metric: wide[(metric, system)] - wide[(metric, baseline)] for metric in metrics})
 
 
-def summary(scores: pd.DataFrame, reference: str = "noisy") -> dict:
+def summary(scores: pd.DataFrame, reference: str = "noisy", metrics: Sequence[str] = METRICS) -> dict:
     """``{system: {metric, metric_ci95, metric_n}}`` plus ``improvement_<system>`` (paired,
     against ``reference``) for every other system; the dict written to ``eval.json``."""
     out: dict[str, dict[str, float]] = {}
     for system, group in scores.groupby("system", sort=False):
-        out[system] = _described(group)
+        out[system] = _described(group, metrics)
     for system in out.copy():
         if system != reference:
-            out[f"improvement_{system}"] = _described(paired_differences(scores, system, reference))
+            out[f"improvement_{system}"] = _described(paired_differences(scores, system, reference, metrics), metrics)
     return out
 
 
-def _described(frame: pd.DataFrame) -> dict[str, float]:
+def _described(frame: pd.DataFrame, metrics: Sequence[str] = METRICS) -> dict[str, float]:
     entry: dict[str, float] = {}
-    for metric in METRICS:
+    for metric in metrics:
         mean, half, count = mean_ci(frame[metric])
         entry.update({metric: mean, f"{metric}_ci95": half, f"{metric}_n": count})
-    failed = int(frame[list(METRICS)].isna().sum().sum())
+    failed = int(frame[list(metrics)].isna().sum().sum())
     entry["failed_scores"] = failed
     return entry
 
 
-def by_condition(scores: pd.DataFrame) -> pd.DataFrame:
+def by_condition(scores: pd.DataFrame, metrics: Sequence[str] = METRICS) -> pd.DataFrame:
     """Mean of every metric per system x noise x SNR, plus rows with noise ``all`` per system x SNR."""
     tables = []
     for keys in (["system", "noise", "snr"], ["system", "snr"]):
         grouped = scores.groupby(keys)
-        table = grouped[list(METRICS)].mean().join(grouped.size().rename("mixtures")).reset_index()
+        table = grouped[list(metrics)].mean().join(grouped.size().rename("mixtures")).reset_index()
         tables.append(table if "noise" in keys else table.assign(noise="all"))
-    return pd.concat(tables, ignore_index=True)[["system", "noise", "snr", "mixtures", *METRICS]]
+    return pd.concat(tables, ignore_index=True)[["system", "noise", "snr", "mixtures", *metrics]]
 
 
 def delta_by_snr(scores: pd.DataFrame, metric: str = "pesq_wb", reference: str = "noisy") -> pd.DataFrame:

@@ -22,6 +22,7 @@ from clearspeech.core.errors import UserError
 from clearspeech.core.files import atomic_dir
 from clearspeech.evaluation import logmmse
 from clearspeech.evaluation.metrics import METRICS, score_many
+from clearspeech.evaluation.report import write_peers_report
 from clearspeech.evaluation.summary import mean_ci, paired_differences, summary
 from clearspeech.inference.enhancer import Enhancer
 from clearspeech.peers import adapter_spec
@@ -56,9 +57,11 @@ class EvaluationMissing(UserError, ValueError):
 
 
 def compare_peers(manifest: pd.DataFrame, eval_utterances: Path, checkpoint: Path, cfg: PeersConfig,
-                  peers_dir: Path, reports: PeersReports, specs: dict[str, str] | None = None) -> dict:
-    """Run, score and report; returns the ``peers.json`` dict. ``specs`` (``{name: "module:Class"}``)
-    replaces the registry lookup of ``cfg.peers`` (tests use it for deliberately broken peers)."""
+                  peers_dir: Path, reports: PeersReports, specs: dict[str, str] | None = None,
+                  report_path: Path | None = None) -> dict:
+    """Run, score and report (also as HTML at ``report_path``); returns the ``peers.json`` dict.
+    ``specs`` (``{name: "module:Class"}``) replaces the registry lookup of ``cfg.peers`` (tests use
+    it for deliberately broken peers)."""
     specs = specs if specs is not None else {name: adapter_spec(name) for name in cfg.peers}
     test = manifest[manifest["split"] == "test"].sort_values("id").reset_index(drop=True)
     baseline = _evaluate_scores(eval_utterances, test)
@@ -68,6 +71,8 @@ def compare_peers(manifest: pd.DataFrame, eval_utterances: Path, checkpoint: Pat
     table = pd.concat([baseline, peer_scores], ignore_index=True)
     report = _report(table, runs, _own_systems(test, checkpoint))
     write_reports(table, report, reports)
+    if report_path is not None:
+        write_peers_report(report_path, table, report["failed"], RATE)
     return report
 
 

@@ -22,6 +22,7 @@ import pandas as pd
 from clearspeech.core.audio import load_mono, write_audio
 from clearspeech.core.config import at_least, non_empty, validate
 from clearspeech.evaluation.plots import plot_curve, plot_spectrograms
+from clearspeech.evaluation.report import pick_examples
 from clearspeech.tracking import store
 
 log = logging.getLogger(__name__)
@@ -40,14 +41,31 @@ class MlflowConfig:
 
 @contextlib.contextmanager
 def training_run(repo_root: Path, experiment: str, params: Mapping[str, Any]) -> Iterator[str]:
-    """The pipeline execution's run (named after the DVC experiment when there is one) in
-    ``experiment`` with ``params`` (the values the train stage read, nothing more), ended
-    FINISHED, FAILED or KILLED with the block. Open it only once every params section is valid."""
+    """The pipeline execution's run in ``experiment`` with ``params`` (the values the train stage
+    read, nothing more), named ``<arch>-<DVC experiment>`` (or ``<arch>`` for a plain ``dvc
+    repro``) and tagged with both, in an experiment the UI opens on its runs; ended FINISHED,
+    FAILED or KILLED with the block. Open it only once every params section is valid."""
     store.configure(repo_root)
-    run_id = store.start_train_run(experiment, os.environ.get("DVC_EXP_NAME") or None, params,
-                                store.run_tags(repo_root))
+    store.mark_model_training(experiment)
+    arch = str(params.get("model", {}).get("arch", "model"))
+    dvc_experiment = os.environ.get("DVC_EXP_NAME") or ""
+    tags = {**store.run_tags(repo_root), "arch": arch, "experiment": dvc_experiment or "workspace"}
+    run_id = store.start_train_run(experiment, "-".join(filter(None, [arch, dvc_experiment])), params, tags)
     with store.ended_run(run_id):
         yield run_id
+
+
+def system_metrics(run_id: str):
+    """Context manager: the machine's CPU/memory/disk/GPU into ``run_id`` while training runs."""
+    return store.system_metrics(run_id)
+
+
+def log_training_inputs(repo_root: Path, run_id: str, features_dir: Path) -> None:
+    """The feature store's manifests as the run's datasets, tagged with the DVC stage hashes."""
+    try:
+        store.log_feature_inputs(run_id, features_dir, store.dvc_stage_hashes(repo_root))
+    except Exception as err:  # noqa: BLE001 - the side channel must not stop training
+        log.warning("MLflow: feature-store inputs not logged (%s)", err)
 
 
 def epoch_logger(run_id: str) -> Callable[[dict[str, float]], None]:
@@ -98,10 +116,8 @@ def _publish(run_id: str, cfg: MlflowConfig, model_path: Path, report: Mapping[s
 def _examples(test: pd.DataFrame, enhanced_dir: Path, count: int, tmp: Path, rate: int) -> list[Path]:
     """Noisy / enhanced / clean audio and a spectrogram figure for ``count`` test mixtures spread
     evenly over the test set in id order (so different speakers, noises and SNRs)."""
-    ordered = test.sort_values("id").reset_index(drop=True)
-    picked = ordered.iloc[np.unique(np.linspace(0, len(ordered) - 1, min(count, len(ordered))).astype(int))]
     paths = []
-    for row in picked.itertuples():
+    for row in pick_examples(test, count).itertuples():
         signals = {"noisy": load_mono(row.noisy_path, rate),
                    "enhanced": load_mono(enhanced_dir / "model" / f"{row.id}.wav", rate),
                    "clean": load_mono(row.clean_path, rate)}

@@ -46,6 +46,7 @@ _MODEL_CODE = Path(__file__).resolve().parent / "pyfunc_model.py"
 # Any batch size and length: the Enhancer pads short inputs, so no fixed shape (unlike torch.export).
 _WAVES = Schema([TensorSpec(np.dtype(np.float32), (-1, -1))])
 SIGNATURE = ModelSignature(inputs=_WAVES, outputs=_WAVES)
+INPUT_EXAMPLE = (0.01 * np.random.default_rng(0).standard_normal((1, 8000))).astype(np.float32)
 
 
 def tracking_uri(repo_root: Path) -> str:
@@ -316,13 +317,12 @@ def _uv_project() -> Path | None:
 def _log_pyfunc(run_id: str, checkpoint: Path, name: str) -> int:
     """Log the checkpoint as a models-from-code pyfunc in ``run_id``, register it; the version."""
     with _resumed(run_id), warnings.catch_warnings():
-        # No input example on purpose: the TensorSpec signature documents the input, and an
-        # example would make MLflow load and run the model once more while logging.
-        warnings.filterwarnings("ignore", message=".*An input example was not provided", category=UserWarning)
+        # The example (half a second of quiet noise) shows the UI and `mlflow models serve` users the
+        # input layout; MLflow runs the model on it once while logging (a second on a CPU).
         info = mlflow.pyfunc.log_model(
             name="model", python_model=str(_MODEL_CODE), artifacts={"checkpoint": str(checkpoint)},
             code_paths=[str(_PACKAGE_DIR)], signature=SIGNATURE, registered_model_name=name,
-            uv_project_path=_uv_project(),
+            uv_project_path=_uv_project(), input_example=INPUT_EXAMPLE,
         )
     return int(info.registered_model_version)
 
@@ -375,3 +375,53 @@ def register_model(run_id: str, checkpoint: Path, name: str, tags: Mapping[str, 
     client.set_tag(run_id, "clearspeech.registered_version", f"{name}/{version}")
     client.set_tag(run_id, "clearspeech.champion", str(promoted).lower())
     return RegisteredResult(version, champion_version, promoted, previous)
+
+
+# The MLflow 3 UI opens an experiment on its runs table (not the GenAI traces view) when this tag
+# says "custom_model_development" (the UI's ExperimentKind enum; mlflow/demo sets it likewise).
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+MODEL_TRAINING_KIND = "custom_model_development"
+
+
+def mark_model_training(experiment: str) -> None:
+    """Tag ``experiment`` (created if missing) as a model-training experiment for the UI."""
+    client = MlflowClient()
+    client.set_experiment_tag(_experiment_id(client, experiment), EXPERIMENT_KIND_TAG, MODEL_TRAINING_KIND)
+
+
+def dvc_stage_hashes(repo_root: Path) -> dict[str, str]:
+    """``{"dvc.<stage>.<out>": md5}`` of every stage out recorded in ``dvc.lock`` (empty without one)."""
+    try:
+        lock = yaml.safe_load((repo_root / "dvc.lock").read_text(encoding="utf-8")) or {}
+        return {f"dvc.{stage}.{out['path']}": out["md5"] for stage, entry in lock.get("stages", {}).items()
+                for out in entry.get("outs", []) if "md5" in out}
+    except (OSError, yaml.YAMLError, TypeError, AttributeError, KeyError):
+        return {}
+
+
+def log_feature_inputs(run_id: str, features_dir: Path, tags: Mapping[str, str]) -> None:
+    """``mlflow.log_input`` of each split's feature-store manifest (``<split>/index.csv``), with
+    the file's md5 as the dataset digest and ``tags`` (e.g. the DVC stage hashes) on the input."""
+    import mlflow.data
+    import pandas as pd
+
+    for index in sorted(Path(features_dir).glob("*/index.csv")):
+        split = index.parent.name
+        dataset = mlflow.data.from_pandas(pd.read_csv(index), source=str(index.resolve()), name=f"features/{split}",
+                                          digest=file_digest(index, "md5"))
+        with _resumed(run_id):
+            mlflow.log_input(dataset, context="training" if split == "train" else split,
+                             tags={key: str(value)[:500] for key, value in tags.items()})
+
+
+@contextlib.contextmanager
+def system_metrics(run_id: str, interval: float = 10.0) -> Iterator[None]:
+    """CPU, memory, disk (and GPU when present) of this machine logged into ``run_id`` every
+    ``interval`` seconds while the block runs (MLflow's system metrics monitor, needs psutil)."""
+    status = MlflowClient().get_run(run_id).info.status
+    os.environ.setdefault("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", str(interval))
+    mlflow.start_run(run_id=run_id, log_system_metrics=True)
+    try:
+        yield
+    finally:
+        mlflow.end_run(status=status)
