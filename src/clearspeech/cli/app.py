@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from clearspeech.cli.enhance import enhance_command, export_command
+from clearspeech.cli.options import FINITE, FINITE_NON_NEGATIVE
 from clearspeech.cli.peers import peers as peers_command
 from clearspeech.core.audio import AudioError, load_mono, write_audio
 from clearspeech.data.download import CorpusError, find_local_noise, find_local_speech
@@ -50,10 +51,12 @@ def check_corpus(folder: Path, speakers: tuple[str, ...], noises: tuple[str, ...
 @main.command("mix")
 @click.argument("clean", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("noise", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--snr", type=float, required=True, help="Target SNR in dB (RMS over the whole utterance).")
+@click.option("--snr", type=FINITE, required=True, help="Target SNR in dB (RMS over the whole utterance).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Mixture wav.")
-@click.option("--offset", type=float, default=0.0, show_default=True, help="Start of the noise segment, seconds.")
-@click.option("--rate", type=int, default=16000, show_default=True, help="Output sample rate.")
+@click.option("--offset", type=FINITE_NON_NEGATIVE, default=0.0, show_default=True,
+              help="Start of the noise segment, seconds.")
+@click.option("--rate", type=click.IntRange(min=1), default=16000, show_default=True,
+              help="Output sample rate.")
 @click.option("--force", is_flag=True, help="Overwrite an existing output.")
 def mix_command(clean: Path, noise: Path, snr: float, output: Path, offset: float, rate: int, force: bool) -> None:
     """Mix CLEAN speech with NOISE at an exact SNR, as the synthesize stage does."""

@@ -55,10 +55,16 @@ class SequentialReader:
         self.buffer, self.offset = self.buffer[start - self.offset:], start
         missing = stop - self.offset - len(self.buffer)
         if missing > 0:
-            block = self.handle.read(missing, dtype="float32", always_2d=True)
-            if not np.isfinite(block).all():
-                at = (self.offset + len(self.buffer)) / self.handle.samplerate
-                raise AudioError(f"{self.path}: audio contains NaN or infinite samples (after {at:.2f} s)")
+            done = self.offset + len(self.buffer)
+            try:
+                block = self.handle.read(missing, dtype="float32", always_2d=True)
+            except (sf.LibsndfileError, RuntimeError, ValueError) as err:  # a decoder losing sync, say
+                raise AudioError(f"{self.path}: cannot decode the audio after {done / self.handle.samplerate:.2f} s "
+                                 f"({err})") from err
+            finite = np.isfinite(block).all(axis=1)
+            if not finite.all():
+                at = (done + int(np.argmin(finite))) / self.handle.samplerate
+                raise AudioError(f"{self.path}: audio contains NaN or infinite samples (at {at:.2f} s)")
             if len(block) < missing:
                 raise AudioError(f"{self.path}: file ends early ({self.offset + len(self.buffer) + len(block)} "
                                  f"of {self.handle.frames} samples decoded)")
@@ -119,6 +125,9 @@ def _write(handle: sf.SoundFile, dest: Path, subtype: str | None, blocks: Iterat
     with atomic_path(dest, suffix=dest.suffix) as tmp:
         with sf.SoundFile(str(tmp), "w", handle.samplerate, handle.channels, out_subtype, format=fmt) as out:
             for block in blocks:
+                if not np.isfinite(block).all():
+                    raise AudioError(f"{dest}: the model's output has NaN or infinite samples (is the checkpoint "
+                                     "broken?); nothing written")
                 block, over = _clip(block, limit)
                 clipped += over
                 out.write(block)
