@@ -132,3 +132,57 @@ def test_fuzzed_folder_no_traceback_every_good_file_done_no_temp_files(tmp_path,
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     written = {p.name for p in (tmp_path / "out").iterdir()}
     assert set(good) <= written and leftovers(tmp_path) == []
+
+
+@pytest.fixture
+def mounted(tmp_path):
+    """Mount a tmpfs at a folder with the given options; skipped unless root and mount works."""
+    import subprocess
+
+    points = []
+
+    def mount(name: str, options: str) -> Path:
+        point = tmp_path / name
+        point.mkdir()
+        if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)],
+                                               capture_output=True).returncode != 0:
+            pytest.skip("needs root and tmpfs mounts")
+        points.append(point)
+        return point
+
+    yield mount
+    for point in points:
+        subprocess.run(["umount", str(point)], check=False)
+
+
+def test_a_full_disk_names_the_file_and_mount_and_the_next_file_still_succeeds(tmp_path, model, mounted):
+    disk = mounted("disk", "size=256k")
+    sf.write(tmp_path / "big.wav", noise(2.0, 48000, 2), 48000, subtype="FLOAT")
+    sf.write(tmp_path / "small.wav", noise(0.3), 16000, subtype="PCM_16")
+    result = run(str(tmp_path / "big.wav"), str(tmp_path / "small.wav"), "-o", str(disk), "-m", str(model))
+    # Before: "System error." traceback, the batch stopped.
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert f"error: {disk / 'big.wav'}: cannot write (no space left on {disk})" in result.output
+    assert sorted(p.name for p in disk.iterdir()) == ["small.wav"]
+
+
+def test_a_read_only_disk_names_the_file_and_the_cause(tmp_path, model, mounted):
+    disk = mounted("ro", "ro,size=64k")
+    sf.write(tmp_path / "a.wav", noise(0.3), 16000)
+    result = run(str(tmp_path / "a.wav"), "-o", str(disk / "a.wav"), "-m", str(model))
+    # Before: OSError: [Errno 30] Read-only file system traceback.
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert f"error: {disk / 'a.wav'}: cannot write (read-only file system {disk})" in result.output
+
+
+def test_outputs_honour_the_umask_and_force_keeps_an_existing_mode(tmp_path, model):
+    sf.write(tmp_path / "a.wav", noise(0.3), 16000)
+    old = os.umask(0o022)
+    try:
+        assert run(str(tmp_path / "a.wav"), "-m", str(model)).exit_code == 0
+        assert (tmp_path / "a_enhanced.wav").stat().st_mode & 0o777 == 0o644  # before: 0600
+        (tmp_path / "a_enhanced.wav").chmod(0o640)
+        assert run(str(tmp_path / "a.wav"), "-m", str(model), "--force").exit_code == 0
+        assert (tmp_path / "a_enhanced.wav").stat().st_mode & 0o777 == 0o640
+    finally:
+        os.umask(old)
