@@ -186,3 +186,39 @@ def test_outputs_honour_the_umask_and_force_keeps_an_existing_mode(tmp_path, mod
         assert (tmp_path / "a_enhanced.wav").stat().st_mode & 0o777 == 0o640
     finally:
         os.umask(old)
+
+
+HANGING_ENHANCE = """
+import pathlib, sys, time
+import clearspeech.inference.files as files
+def hang(block, limit):  # inside the write loop: the temporary output exists
+    pathlib.Path(sys.argv[1]).touch()
+    time.sleep(120)
+files._clip = hang
+from clearspeech.cli.app import main
+main(sys.argv[2:], prog_name="clearspeech")
+"""
+
+
+def test_sigterm_removes_the_temporary_output(tmp_path, model):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    sf.write(tmp_path / "a.wav", noise(0.5), 16000)
+    (tmp_path / "out").mkdir()
+    marker = tmp_path / "writing"
+    process = subprocess.Popen([sys.executable, "-c", HANGING_ENHANCE, str(marker), "enhance", "-q", "--threads",
+                                "1", str(tmp_path / "a.wav"), "-o", str(tmp_path / "out" / "a.wav"), "-m", str(model)],
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert marker.exists(), process.communicate()[1]
+    assert leftovers(tmp_path / "out")  # the hidden temporary file is there while writing
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    # Before: .a.wav.<random>.wav.tmp stayed in out/.
+    assert process.returncode == 128 + signal.SIGTERM and "Traceback" not in stderr, stderr
+    assert list((tmp_path / "out").iterdir()) == []

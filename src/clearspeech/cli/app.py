@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -25,6 +27,13 @@ def main(verbose: bool) -> None:
     The study itself runs with `uv run dvc repro`; these commands work on single files.
     """
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s: %(message)s")
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminated)
+
+
+def _terminated(signum: int, frame) -> None:
+    """SIGTERM unwinds like Ctrl-C, so temporary files and folders are removed on the way out."""
+    raise SystemExit(128 + signum)
 
 
 @main.command("check-corpus")
