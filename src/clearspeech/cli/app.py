@@ -14,7 +14,7 @@ from clearspeech.cli.enhance import enhance_command, export_command
 from clearspeech.cli.options import FINITE, FINITE_NON_NEGATIVE
 from clearspeech.cli.peers import peers as peers_command
 from clearspeech.core.audio import AudioError, load_mono, write_audio
-from clearspeech.data.download import CorpusError, find_local_noise, find_local_speech
+from clearspeech.data.download import CorpusError, check_files, find_local_noise, find_local_speech
 from clearspeech.data.mixing import mix, noise_segment
 
 
@@ -49,11 +49,16 @@ def check_corpus(folder: Path, speakers: tuple[str, ...], noises: tuple[str, ...
     for label, finder, name in groups:
         try:
             files = finder(folder, name)
-            seconds = sum(len(load_mono(path, 16000)) for path in files) / 16000
-            click.echo(f"ok    {label}: {len(files)} files, {seconds:.1f} s")
-        except (CorpusError, AudioError) as err:
+        except CorpusError as err:
             failures += 1
             click.echo(f"error {label}: {err}", err=True)
+            continue
+        seconds, errors = check_files(files)
+        for line in errors:
+            click.echo(f"error {label}: {line}", err=True)
+        failures += bool(errors)
+        if not errors:
+            click.echo(f"ok    {label}: {len(files)} files, {seconds:.1f} s")
     sys.exit(1 if failures else 0)
 
 
