@@ -44,8 +44,10 @@ def test_check_corpus_reports_each_group(tmp_path):
     ok = CliRunner().invoke(main, ["check-corpus", str(local), "--noise", "hum", "--noise", "DTEST"])
     assert ok.exit_code == 0 and ok.output.count("ok ") == 4
     (local / "noise" / "hum" / "bad.ogg").write_bytes(b"junk")
+    (local / "noise" / "hum" / "worse.wav").write_bytes(b"junk")
     bad = CliRunner().invoke(main, ["check-corpus", str(local), "--noise", "hum"])
-    assert bad.exit_code == 1 and "bad.ogg" in bad.output
+    # Before: only bad.ogg was named.
+    assert bad.exit_code == 1 and "bad.ogg" in bad.output and "worse.wav" in bad.output
 
 
 def test_peers_without_evaluate_outputs_says_what_is_missing(tmp_path):

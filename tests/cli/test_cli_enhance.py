@@ -25,13 +25,13 @@ def test_one_file_in_one_file_out(tmp_path, model, shared_data):
     sf.write(tmp_path / "noisy.wav", noisy, 16000, subtype="PCM_16")
     result = run(str(tmp_path / "noisy.wav"), str(tmp_path / "clean.wav"), "-m", str(model))
     assert result.exit_code == 0, result.output
-    assert "enhanced 1 of 1 files (0 failed): 3.0 s of audio in" in result.output
+    assert "enhanced 1 of 1 files (0 failed, 0 refused): 3.0 s of audio in" in result.output
     assert "real-time factor" in result.output
     out, rate = sf.read(tmp_path / "clean.wav", dtype="float32")
     read_back, _ = sf.read(tmp_path / "noisy.wav", dtype="float32")
     expected = Enhancer.from_checkpoint(model).enhance(read_back)
     assert rate == 16000 and np.abs(out - expected).max() < 2 / 32768  # PCM_16 like the input
-    again = run(str(tmp_path / "noisy.wav"), str(tmp_path / "clean.wav"), "-m", str(model))
+    again = run(str(tmp_path / "noisy.wav"), "-o", str(tmp_path / "clean.wav"), "-m", str(model))
     assert again.exit_code == 1 and "clean.wav exists (use --force to overwrite)" in again.output
 
 
@@ -54,7 +54,7 @@ def test_every_bad_input_gets_one_line_and_the_good_files_still_get_done(tmp_pat
                         ("nan.wav", "NaN or infinite samples")]:
         assert any(f"{folder / name}: " in line and cause in line for line in errors), (name, errors)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good.flac"]
-    assert "enhanced 1 of 6 files (5 failed)" in result.output
+    assert "enhanced 1 of 6 files (5 failed, 0 refused)" in result.output
 
 
 def test_a_missing_model_is_one_line(tmp_path):

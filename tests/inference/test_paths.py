@@ -17,9 +17,15 @@ def test_two_paths_are_input_and_output_like_cp(tmp_path):
 
 def test_an_existing_output_needs_force(tmp_path):
     src, dest = touch(tmp_path / "noisy.wav"), touch(tmp_path / "clean.wav")
-    refused = plan_jobs([src, dest], None, force=False)
+    refused = plan_jobs([src], str(dest), force=False)
     assert refused.jobs == [] and refused.errors == [f"{src}: output {dest} exists (use --force to overwrite)"]
-    assert plan_jobs([src, dest], None, force=True).jobs == [Job(src, dest)]
+    assert plan_jobs([src], str(dest), force=True).jobs == [Job(src, dest)]
+
+
+def test_an_existing_second_path_is_an_input_never_an_output(tmp_path):
+    a, b = touch(tmp_path / "a.flac"), touch(tmp_path / "b.mp3")
+    plan = plan_jobs([a, b], None, force=True)
+    assert plan.jobs == [Job(a, tmp_path / "a_enhanced.flac"), Job(b, tmp_path / "b_enhanced.mp3")]
 
 
 def test_an_input_is_never_overwritten_even_with_force(tmp_path):

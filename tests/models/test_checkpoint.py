@@ -25,3 +25,32 @@ def test_bad_files_are_named(tmp_path):
     save_checkpoint(tmp_path / "other.pt", {"weights": torch.zeros(3)})
     with pytest.raises(CheckpointError, match="other.pt: not a ClearSpeech checkpoint"):
         load_checkpoint(tmp_path / "other.pt")
+
+
+def _broken(tmp_path, change) -> str:
+    payload = load_checkpoint(write_checkpoint(tmp_path / "ok.pt"))
+    change(payload)
+    save_checkpoint(tmp_path / "bad.pt", payload)
+    return str(tmp_path / "bad.pt")
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda p: p["model_config"].update(rnn_hidden=16), r"weights do not match the model config"),
+    (lambda p: p.update(stats={}), r"stats\.noisy_mean has 0 values"),
+    (lambda p: p["stft"].update(sample_rate=0), r"stft\.sample_rate is 0"),
+    (lambda p: p["model_state"]["out.bias"].fill_(float("nan")), r"weights contain NaN or infinite values"),
+])
+def test_inconsistent_checkpoints_are_one_line_naming_the_file(tmp_path, change, message):
+    # Before: RuntimeError (size mismatch), KeyError 'noisy_mean', ZeroDivisionError, silent NaN output.
+    with pytest.raises(CheckpointError, match=rf"bad\.pt: inconsistent checkpoint \(.*{message}"):
+        load_checkpoint(_broken(tmp_path, change))
+
+
+def test_a_pickled_payload_is_refused_without_suggesting_the_unsafe_load(tmp_path):
+    import os
+
+    torch.save({"x": os.getcwd}, tmp_path / "evil.pt")
+    with pytest.raises(CheckpointError) as caught:
+        load_checkpoint(tmp_path / "evil.pt")
+    assert "evil.pt: not a readable checkpoint (" in str(caught.value) and "GLOBAL posix.getcwd" in str(caught.value)
+    assert "weights_only" not in str(caught.value) and "\n" not in str(caught.value)

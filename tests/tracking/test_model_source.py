@@ -48,3 +48,20 @@ def test_uris_and_repository_root(tmp_path):
     (tmp_path / "sub" / "deeper").mkdir(parents=True)
     assert repo_root(tmp_path / "sub" / "deeper") == tmp_path
     assert repo_root(Path("/")) == Path("/")
+
+
+def test_an_unreachable_tracking_server_fails_within_seconds_naming_it(monkeypatch):
+    import socket
+    import time
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    uri = f"http://127.0.0.1:{port}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    for key in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT"):
+        monkeypatch.delenv(key, raising=False)
+    started = time.monotonic()
+    with pytest.raises(ModelSourceError, match=rf"tracking store {uri}"):
+        load_model_payload("models:/clearspeech@champion")
+    assert time.monotonic() - started < 60  # before: over 4 minutes of retries

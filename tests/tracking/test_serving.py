@@ -60,3 +60,11 @@ def test_served_model_enhances_real_speech_and_pads_short_inputs(server, registe
     assert enhanced.shape == (1, len(speech)) and np.abs(enhanced[0] - expected).max() < 1e-5
     short = requests.post(f"{server}/invocations", json={"inputs": [[0.01] * 100]}, timeout=60)
     assert short.status_code == 200 and np.asarray(short.json()["predictions"]).shape == (1, 100)
+
+
+def test_non_finite_inputs_are_refused_with_a_clear_error():
+    from clearspeech.tracking.pyfunc_model import as_waveform_batch
+
+    # Before: served predictions came back as NaN (invalid JSON).
+    with pytest.raises(ValueError, match=r"waveform 1 has a NaN or infinite sample \(index 2\)"):
+        as_waveform_batch(np.array([[0.1, 0.2, 0.3], [0.1, 0.2, np.nan]], dtype=np.float32))

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from clearspeech.cli.options import FINITE_NON_NEGATIVE, FINITE_POSITIVE
 from clearspeech.core.audio import AudioError
 from clearspeech.core.device import resolve_device
 from clearspeech.inference.enhancer import ChunkSeconds, Enhancer
@@ -39,11 +40,12 @@ def _load(model: str, device: str, threads: int) -> Enhancer:
 @click.option("-m", "--model", default=DEFAULT_MODEL, show_default=True, help=MODEL_HELP)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
               help="auto: CUDA when present.")
-@click.option("--threads", type=int, default=0, show_default=True, help="CPU threads (0 = all cores).")
+@click.option("--threads", type=click.IntRange(min=0), default=0, show_default=True,
+              help="CPU threads (0 = all cores).")
 @click.option("--subtype", help="Output subtype such as PCM_16, PCM_24, FLOAT (default: the input's).")
-@click.option("--chunk", type=float, default=ChunkSeconds.chunk, show_default=True,
+@click.option("--chunk", type=FINITE_POSITIVE, default=ChunkSeconds.chunk, show_default=True,
               help="Seconds enhanced at a time; memory grows with it, not with the file.")
-@click.option("--context", type=float, default=ChunkSeconds.context, show_default=True,
+@click.option("--context", type=FINITE_NON_NEGATIVE, default=ChunkSeconds.context, show_default=True,
               help="Seconds of audio the model sees on each side of a chunk.")
 @click.option("--stream", is_flag=True,
               help="Frame by frame, carrying state (causal models: crn, rced; audio at the model's rate).")
@@ -59,8 +61,10 @@ def enhance_command(inputs: tuple[Path, ...], output: str | None, model: str, de
     \b
       clearspeech enhance noisy.wav clean.wav
       clearspeech enhance recordings/ -o enhanced/
-      clearspeech enhance a.flac b.mp3              # a_enhanced.flac, b_enhanced.mp3
+      clearspeech enhance a.flac b.mp3              # both exist: a_enhanced.flac, b_enhanced.mp3
 
+    Two paths are INPUT OUTPUT (as with cp) only when the second does not exist yet; when it
+    exists both are inputs, so no spelling overwrites an input (replace a file: -o FILE --force).
     The output keeps the input's rate, channels and subtype. Exit code 1 when any file failed.
     """
     plan = plan_jobs(list(inputs), output, force)
@@ -81,7 +85,7 @@ def enhance_command(inputs: tuple[Path, ...], output: str | None, model: str, de
             raise click.ClickException(f"--stream needs a causal model ({', '.join(streamable())}); "
                                        f"{model} is {enhancer.arch}")
     started = time.time()
-    failed = _run_jobs(enhancer, plan.jobs, seconds, subtype, quiet, stream)
+    failed = _run_jobs(enhancer, plan.jobs, seconds, subtype, quiet, stream, refused=len(plan.errors))
     if report is not None:
         from clearspeech.inference.report import write_enhance_report
 
@@ -92,7 +96,7 @@ def enhance_command(inputs: tuple[Path, ...], output: str | None, model: str, de
 
 
 def _run_jobs(enhancer: Enhancer, jobs: list, seconds: ChunkSeconds, subtype: str | None, quiet: bool,
-              stream: bool = False) -> int:
+              stream: bool = False, refused: int = 0) -> int:
     """Enhance every job, report failures one line each, print the summary; the failure count."""
     durations = [audio_seconds(job.source) for job in jobs]
     total = sum(d for d in durations if math.isfinite(d))
@@ -126,7 +130,8 @@ def _run_jobs(enhancer: Enhancer, jobs: list, seconds: ChunkSeconds, subtype: st
         hop = 1000.0 * enhancer.hop / enhancer.sample_rate
         rtf += (f"; streamed: {np.mean(frame_ms):.2f} ms of model compute per {hop:g} ms frame, "
                 f"algorithmic latency {latency:.1f} ms")
-    click.echo(f"enhanced {done} of {len(jobs)} files ({failed} failed): {audio:.1f} s of audio in "
+    click.echo(f"enhanced {done} of {len(jobs) + refused} files ({failed} failed, {refused} refused): "
+               f"{audio:.1f} s of audio in "
                f"{wall:.1f} s on {enhancer.device}{rtf}")
     return failed
 

@@ -7,9 +7,11 @@ leaves a half-written file behind under its final name.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,13 +29,41 @@ def atomic_path(dest: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=suffix + ".tmp", dir=dest.parent)
-    os.close(fd)
     tmp_path = Path(tmp)
     try:
+        os.fchmod(fd, _new_file_mode(dest))  # mkstemp makes 0600: others could not read the output
+        os.close(fd)
         yield tmp_path
         os.replace(tmp_path, dest)
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+def _new_file_mode(dest: Path) -> int:
+    """An existing ``dest``'s permission bits, else what ``open`` would give a new file (umask)."""
+    try:
+        return stat.S_IMODE(dest.stat().st_mode)
+    except OSError:
+        umask = os.umask(0o022)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def write_failure(folder: Path, err: BaseException) -> str:
+    """Why writing into ``folder`` failed, in words: a full or read-only file system names its mount."""
+    mount = folder.resolve()
+    while not os.path.ismount(mount) and mount != mount.parent:
+        mount = mount.parent
+    code = getattr(err, "errno", None)
+    try:
+        info = os.statvfs(folder)
+    except OSError:
+        info = None
+    if code == errno.EROFS or (info is not None and info.f_flag & os.ST_RDONLY):
+        return f"read-only file system {mount}"
+    if code in (errno.ENOSPC, errno.EDQUOT) or (info is not None and info.f_bavail * info.f_frsize < 1 << 20):
+        return f"no space left on {mount}"
+    return getattr(err, "strerror", None) or str(err)
 
 
 @contextlib.contextmanager

@@ -23,7 +23,7 @@ import pandas as pd
 import soundfile as sf
 from tqdm import tqdm
 
-from clearspeech.core.audio import AUDIO_SUFFIXES, read_audio, write_audio
+from clearspeech.core.audio import AUDIO_SUFFIXES, AudioError, read_audio, write_audio
 from clearspeech.core.config import above, at_least, non_empty, one_of, validate
 from clearspeech.core.errors import UserError
 from clearspeech.core.files import atomic_dir, file_digest
@@ -125,6 +125,19 @@ def find_local_noise(root: Path, name: str) -> list[Path]:
             f"noise/{name}/ with {', '.join(AUDIO_SUFFIXES)} files)"
         )
     return files
+
+
+def check_files(files: list[Path]) -> tuple[float, list[str]]:
+    """Seconds of audio in the decodable ``files`` and one line per file that is not (every one)."""
+    seconds, errors = 0.0, []
+    for path in files:
+        try:
+            data, rate = read_audio(path)
+        except AudioError as err:
+            errors.append(str(err))
+            continue
+        seconds += len(data) / rate
+    return seconds, errors
 
 
 def _gather_local(cfg: DownloadConfig, dest: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:

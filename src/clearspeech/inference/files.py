@@ -19,7 +19,7 @@ import numpy as np
 import soundfile as sf
 
 from clearspeech.core.audio import AudioError
-from clearspeech.core.files import atomic_path
+from clearspeech.core.files import atomic_path, write_failure
 from clearspeech.inference.chunking import overlap_add
 from clearspeech.inference.enhancer import DEFAULT_CHUNKS, ChunkSeconds, Enhancer
 
@@ -55,10 +55,16 @@ class SequentialReader:
         self.buffer, self.offset = self.buffer[start - self.offset:], start
         missing = stop - self.offset - len(self.buffer)
         if missing > 0:
-            block = self.handle.read(missing, dtype="float32", always_2d=True)
-            if not np.isfinite(block).all():
-                at = (self.offset + len(self.buffer)) / self.handle.samplerate
-                raise AudioError(f"{self.path}: audio contains NaN or infinite samples (after {at:.2f} s)")
+            done = self.offset + len(self.buffer)
+            try:
+                block = self.handle.read(missing, dtype="float32", always_2d=True)
+            except (sf.LibsndfileError, RuntimeError, ValueError) as err:  # a decoder losing sync, say
+                raise AudioError(f"{self.path}: cannot decode the audio after {done / self.handle.samplerate:.2f} s "
+                                 f"({err})") from err
+            finite = np.isfinite(block).all(axis=1)
+            if not finite.all():
+                at = (done + int(np.argmin(finite))) / self.handle.samplerate
+                raise AudioError(f"{self.path}: audio contains NaN or infinite samples (at {at:.2f} s)")
             if len(block) < missing:
                 raise AudioError(f"{self.path}: file ends early ({self.offset + len(self.buffer) + len(block)} "
                                  f"of {self.handle.frames} samples decoded)")
@@ -115,18 +121,33 @@ def _write(handle: sf.SoundFile, dest: Path, subtype: str | None, blocks: Iterat
     """Write ``blocks`` (``(n, channels)`` at the input's rate) to ``dest`` through a temporary
     file, in ``dest``'s format and :func:`output_subtype`; the count of samples clipped to fit."""
     fmt, out_subtype = output_subtype(handle, dest, subtype)
-    limit, clipped = _pcm_limit(out_subtype), 0
-    with atomic_path(dest, suffix=dest.suffix) as tmp:
-        with sf.SoundFile(str(tmp), "w", handle.samplerate, handle.channels, out_subtype, format=fmt) as out:
-            for block in blocks:
-                block, over = _clip(block, limit)
-                clipped += over
-                out.write(block)
-                if progress:
-                    progress(len(block) / handle.samplerate)
+    try:
+        clipped = _write_blocks(handle, dest, fmt, out_subtype, blocks, progress)
+    except (OSError, sf.LibsndfileError) as err:  # full or read-only disk: libsndfile says "System error."
+        raise AudioError(f"{dest}: cannot write ({write_failure(dest.parent, err)}); nothing kept") from err
     if clipped:
         log.warning("%s: %d samples beyond full scale were clipped (%s output; use --subtype FLOAT to keep them)",
                     dest, clipped, out_subtype)
+    return clipped
+
+
+def _write_blocks(handle: sf.SoundFile, dest: Path, fmt: str, out_subtype: str, blocks: Iterator[np.ndarray],
+                  progress: Callable[[float], None] | None) -> int:
+    limit, clipped = _pcm_limit(out_subtype), 0
+    with atomic_path(dest, suffix=dest.suffix) as tmp:
+        try:
+            with sf.SoundFile(str(tmp), "w", handle.samplerate, handle.channels, out_subtype, format=fmt) as out:
+                for block in blocks:
+                    if not np.isfinite(block).all():
+                        raise AudioError(f"{dest}: the model's output has NaN or infinite samples (is the "
+                                         "checkpoint broken?); nothing written")
+                    block, over = _clip(block, limit)
+                    clipped += over
+                    out.write(block)
+                    if progress:
+                        progress(len(block) / handle.samplerate)
+        except (OSError, sf.LibsndfileError) as err:  # judged while the partial file still fills the disk
+            raise AudioError(f"{dest}: cannot write ({write_failure(dest.parent, err)}); nothing kept") from err
     return clipped
 
 

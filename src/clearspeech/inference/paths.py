@@ -1,6 +1,8 @@
 """Which files ``clearspeech enhance`` reads and where each result goes.
 
-- ``enhance A.wav B.wav`` (two paths, the first a file, no ``-o``): B is the output, as with ``cp``.
+- ``enhance A.wav B.wav`` (two paths, the first a file, no ``-o``): when B does not exist it is the
+  output, as with ``cp``; when B exists both are inputs (``A_enhanced.wav``, ``B_enhanced.wav``),
+  so no spelling of the command overwrites an input. Replace an existing file with ``-o B --force``.
 - ``enhance INPUT... -o DIR``: several inputs or any folder; folders are searched recursively
   for audio files and their layout is kept under DIR. One file with ``-o OUT.ext`` writes OUT.
 - ``enhance INPUT...`` without ``-o``: each result goes beside its input as ``<stem>_enhanced.<ext>``;
@@ -40,10 +42,19 @@ def _is_audio(path: Path) -> bool:
     return path.suffix.lower() in AUDIO_SUFFIXES
 
 
-def _search(folder: Path, skip_outputs: bool) -> list[Path]:
-    """Audio files under ``folder``, sorted; earlier results skipped when they sit beside inputs."""
-    found = sorted(p for p in folder.rglob("*") if p.is_file() and _is_audio(p))
-    return [p for p in found if not (skip_outputs and p.stem.endswith(SUFFIX))]
+def _exists(path: Path) -> bool:
+    """True for anything at ``path``, a dangling symbolic link included."""
+    return path.exists() or path.is_symlink()
+
+
+def _search(folder: Path, skip_outputs: bool) -> tuple[list[Path], list[str]]:
+    """Audio files under ``folder``, sorted (earlier results skipped when they sit beside inputs),
+    and one line per audio-named symbolic link that leads nowhere (dangling, or a loop)."""
+    candidates = sorted(p for p in folder.rglob("*") if _is_audio(p))
+    found = [p for p in candidates if p.is_file()]
+    broken = [f"{p}: symbolic link to nothing readable (dangling or a loop); skipped"
+              for p in candidates if p.is_symlink() and not p.exists()]
+    return [p for p in found if not (skip_outputs and p.stem.endswith(SUFFIX))], broken
 
 
 def _sources(inputs: list[Path], skip_outputs: bool) -> tuple[list[tuple[Path, Path]], list[str]]:
@@ -51,12 +62,15 @@ def _sources(inputs: list[Path], skip_outputs: bool) -> tuple[list[tuple[Path, P
     pairs, errors = [], []
     for path in inputs:
         if path.is_dir():
-            found = _search(path, skip_outputs)
+            found, broken = _search(path, skip_outputs)
+            errors += broken
             if not found:
                 errors.append(f"{path}: no audio files ({', '.join(AUDIO_SUFFIXES)}) in this folder")
             pairs += [(file, file.relative_to(path)) for file in found]
         elif path.is_file():
             pairs.append((path, Path(path.name)))
+        elif path.is_symlink():
+            errors.append(f"{path}: symbolic link to nothing readable (dangling or a loop)")
         else:
             errors.append(f"{path}: no such file or folder")
     return pairs, errors
@@ -69,7 +83,7 @@ def _output_is_dir(inputs: list[Path], output: Path, raw_output: str) -> bool:
 
 def plan_jobs(inputs: list[Path], output: str | None, force: bool) -> Plan:
     """Resolve the command line's paths into jobs (see the module docstring for the rules)."""
-    if output is None and len(inputs) == 2 and inputs[0].is_file() and not inputs[1].is_dir():
+    if output is None and len(inputs) == 2 and inputs[0].is_file() and not _exists(inputs[1]):
         inputs, output = inputs[:1], str(inputs[1])
     out = Path(output) if output is not None else None
     pairs, errors = _sources(inputs, skip_outputs=out is None)

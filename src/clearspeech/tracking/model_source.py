@@ -49,7 +49,7 @@ def load_model_payload(spec: str) -> dict[str, Any]:
             raise ModelSourceError(f"--model {err}") from err
     from clearspeech.tracking import store  # MLflow takes seconds to import; only registry models need it
 
-    store.configure(repo_root())
+    store.configure(repo_root(), fail_fast=True)
     with tempfile.TemporaryDirectory(prefix="clearspeech-model-") as folder:
         try:
             checkpoint = store.download_model_file(uri, "*.pt", Path(folder))

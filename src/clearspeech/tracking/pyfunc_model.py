@@ -28,6 +28,9 @@ def as_waveform_batch(model_input: Any) -> np.ndarray:
     batch = np.atleast_2d(values.astype(np.float32, copy=False))
     if batch.ndim != 2:
         raise ValueError(f"expected waveforms (batch, samples), got shape {batch.shape}")
+    if not np.isfinite(batch).all():
+        row, col = np.argwhere(~np.isfinite(batch))[0]
+        raise ValueError(f"waveform {row} has a NaN or infinite sample (index {col}); send finite samples")
     return batch
 
 
@@ -48,7 +51,10 @@ class EnhancerModel(mlflow.pyfunc.PythonModel):
         than one STFT frame are zero-padded.
         """
         batch = as_waveform_batch(model_input)
-        return self.enhancer.enhance_signal(batch.T, self.enhancer.sample_rate).T.astype(np.float32)
+        out = self.enhancer.enhance_signal(batch.T, self.enhancer.sample_rate).T.astype(np.float32)
+        if not np.isfinite(out).all():
+            raise ValueError("the model's output has NaN or infinite samples (is the checkpoint broken?)")
+        return out
 
 
 mlflow.models.set_model(EnhancerModel())

@@ -62,9 +62,17 @@ def tracking_uri(repo_root: Path) -> str:
     return "sqlite:///" + str((root / "mlflow.db").resolve())
 
 
-def configure(repo_root: Path) -> str:
-    """Point tracking and registry at :func:`tracking_uri`; returns the URI."""
+def configure(repo_root: Path, fail_fast: bool = False) -> str:
+    """Point tracking and registry at :func:`tracking_uri`; returns the URI.
+
+    ``fail_fast`` (interactive commands): an HTTP server that does not answer fails within
+    seconds instead of MLflow's default 5 retries with backoff and 120 s timeouts (minutes);
+    the user's own ``MLFLOW_HTTP_REQUEST_*`` settings win.
+    """
     uri = tracking_uri(repo_root)
+    if fail_fast and uri.startswith(("http://", "https://")):
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return uri
