@@ -25,8 +25,9 @@ from clearspeech.core.device import device_rule, resolve_device
 from clearspeech.core.files import atomic_dir, atomic_path, write_text_atomic
 from clearspeech.evaluation import logmmse
 from clearspeech.evaluation.dnsmos import DNSMOS_METRICS, dnsmos_table
+from clearspeech.evaluation.examples import pick_examples
 from clearspeech.evaluation.metrics import METRICS, score_many
-from clearspeech.evaluation.report import Example, pick_examples, write_evaluation_report
+from clearspeech.evaluation.report import Example, write_evaluation_report
 from clearspeech.evaluation.summary import by_condition, delta_by_snr, summary
 from clearspeech.inference.enhancer import Enhancer
 

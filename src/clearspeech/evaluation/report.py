@@ -40,15 +40,6 @@ class Example:
     signals: Mapping[str, np.ndarray]
 
 
-def pick_examples(test: pd.DataFrame, count: int) -> pd.DataFrame:
-    """``count`` test mixtures spread evenly over the test set in id order (so different
-    speakers, noises and SNRs): the ``mlflow.examples`` of the report and the MLflow run."""
-    ordered = test.sort_values("id").reset_index(drop=True)
-    if ordered.empty or count <= 0:
-        return ordered.iloc[:0]
-    return ordered.iloc[np.unique(np.linspace(0, len(ordered) - 1, min(count, len(ordered))).astype(int))]
-
-
 def _present(scores: pd.DataFrame, metrics: Sequence[str]) -> list[str]:
     return [metric for metric in metrics if metric in scores and scores[metric].notna().any()]
 

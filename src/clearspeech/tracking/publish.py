@@ -21,8 +21,8 @@ import pandas as pd
 
 from clearspeech.core.audio import load_mono, write_audio
 from clearspeech.core.config import at_least, non_empty, validate
+from clearspeech.evaluation.examples import pick_examples
 from clearspeech.evaluation.plots import plot_curve, plot_spectrograms
-from clearspeech.evaluation.report import pick_examples
 from clearspeech.tracking import store
 
 log = logging.getLogger(__name__)
