@@ -102,7 +102,8 @@ def test_comparison_completes_beside_failing_peers(tmp_path):
     checkpoint = write_checkpoint(tmp_path / "model.pt")
     out = tmp_path / "metrics"
     evaluate(manifest, checkpoint, EvaluateConfig(device="cpu", threads=1, workers=1, valid_mixtures=1),
-             tmp_path / "enhanced", EvaluationReports(out / "s.json", out / "c.csv", out / "d.csv", out / "u.csv", out / "n.json"))
+             tmp_path / "enhanced",
+             EvaluationReports(out / "s.json", out / "c.csv", out / "d.csv", out / "u.csv", out / "n.json"))
     specs = {name: FAKES[name] for name in ("delays", "raises", "hangs")}
     reports = PeersReports(out / "p.json", out / "p.md", out / "pc.csv", out / "ps.csv")
     report = compare_peers(manifest, out / "u.csv", checkpoint, PeersConfig(timeout=10, workers=1),
